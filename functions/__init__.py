@@ -1,0 +1,1 @@
+"""Thin HTTP and timer adapters: parse, authorise, call shared/, respond."""

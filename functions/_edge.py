@@ -1,0 +1,174 @@
+"""What every HTTP adapter shares: JSON in and out, sessions from cookies, and the one
+place where errors named after business problems become status codes and problem+json.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable, Mapping
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+
+import azure.functions as func
+
+from shared.accounts import InvalidEmail
+from shared.bootstrap import Services, get_services
+from shared.config import ConfigError
+from shared.errors import Forbidden, InvalidInput, NotFound, NotSignedIn
+from shared.ledger import EntryIdReused, LedgerBusy
+from shared.sessions import COOKIE_NAME, SECURE_COOKIE_NAME, Session
+from shared.table_store import BadContinuation, StorageUnavailable
+
+logger = logging.getLogger("ownnumber")
+
+Handler = Callable[[func.HttpRequest], func.HttpResponse]
+
+# Status, title and (for 503) Retry-After per error, most specific first.
+_PROBLEMS: tuple[tuple[type[Exception], int, str], ...] = (
+    (InvalidEmail, 400, "Invalid email address"),
+    (BadContinuation, 400, "Invalid continuation token"),
+    (InvalidInput, 400, "Invalid request"),
+    (NotSignedIn, 401, "Not signed in"),
+    (Forbidden, 403, "Forbidden"),
+    (NotFound, 404, "Not found"),
+    (EntryIdReused, 409, "Conflicting event"),
+    (LedgerBusy, 503, "Account busy"),
+    (StorageUnavailable, 503, "Storage unavailable"),
+    (ConfigError, 503, "Service misconfigured"),
+)
+_RETRY_AFTER_SECONDS = "5"
+
+
+def json_response(
+    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(data, separators=(",", ":")),
+        status_code=status,
+        headers={"Cache-Control": "no-store", **(headers or {})},
+        mimetype="application/json",
+    )
+
+
+def problem(status: int, title: str, detail: str) -> func.HttpResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    headers = {"Cache-Control": "no-store"}
+    if status == 503:
+        headers["Retry-After"] = _RETRY_AFTER_SECONDS
+    return func.HttpResponse(
+        json.dumps(body), status_code=status, headers=headers, mimetype="application/problem+json"
+    )
+
+
+def problem_for(error: Exception) -> func.HttpResponse:
+    for kind, status, title in _PROBLEMS:
+        if isinstance(error, kind):
+            if status >= 500:
+                logger.warning("%s: %s", title, error)
+                return problem(status, title, _server_sentence(error, title))
+            return problem(status, title, str(error) or title)
+    logger.exception("Unexpected error", exc_info=error)
+    return problem(500, "Internal error", "Something went wrong on our side; please try again.")
+
+
+def _server_sentence(error: Exception, title: str) -> str:
+    # Configuration sentences name a setting, never a value: safe to show; storage details
+    # are not the caller's business.
+    if isinstance(error, ConfigError):
+        return str(error)
+    return f"{title}: please retry in a few seconds."
+
+
+def endpoint(handler: Handler) -> Handler:
+    """Wraps an HTTP adapter so that no error escapes as a bare 500."""
+
+    @functools.wraps(handler)
+    def wrapper(req: func.HttpRequest) -> func.HttpResponse:
+        try:
+            return handler(req)
+        except Exception as error:  # noqa: BLE001 - mapped (or logged) by problem_for
+            return problem_for(error)
+
+    return wrapper
+
+
+def services() -> Services:
+    return get_services()
+
+
+def read_json(req: func.HttpRequest) -> dict[str, Any]:
+    try:
+        data = json.loads(req.get_body() or b"")
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("The request body must be a JSON object.")
+    return data
+
+
+def text_field(data: Mapping[str, Any], name: str, max_length: int = 500) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"The field {name!r} is required and must be a string.")
+    if len(value) > max_length:
+        raise InvalidInput(f"The field {name!r} is longer than {max_length} characters.")
+    return value.strip()
+
+
+def int_param(req: func.HttpRequest, name: str, default: int, low: int, high: int) -> int:
+    raw = req.params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"The parameter {name!r} must be a whole number.") from None
+    if not low <= value <= high:
+        raise InvalidInput(f"The parameter {name!r} must be between {low} and {high}.")
+    return value
+
+
+def cookie_name() -> str:
+    return SECURE_COOKIE_NAME if services().settings.secure_cookies else COOKIE_NAME
+
+
+def session_token(req: func.HttpRequest) -> str | None:
+    header = req.headers.get("cookie")
+    if not header:
+        return None
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(header)
+    except CookieError:
+        return None
+    morsel = jar.get(cookie_name())
+    return morsel.value if morsel else None
+
+
+def require_session(req: func.HttpRequest) -> Session:
+    token = session_token(req)
+    session = services().sessions.resolve(token) if token else None
+    if session is None:
+        raise NotSignedIn("Sign in first: this needs a session, and yours is missing or expired.")
+    return session
+
+
+def require_same_origin(req: func.HttpRequest) -> None:
+    """State-changing requests from a browser must come from our own pages."""
+    origin = req.headers.get("origin")
+    if origin is not None:
+        if origin != services().settings.public_origin:
+            raise Forbidden(f"Requests from {origin[:100]} may not change anything here.")
+        return
+    if req.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        raise Forbidden("Requests from another site may not change anything here.")
+
+
+def session_cookie(token: str, max_age: int) -> str:
+    secure = services().settings.secure_cookies
+    parts = [f"{cookie_name()}={token}", "Path=/", "HttpOnly", "SameSite=Lax", f"Max-Age={max_age}"]
+    if secure:
+        parts.append("Secure")
+    return "; ".join(parts)

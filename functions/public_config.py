@@ -1,0 +1,32 @@
+"""GET /api/config: the public settings a page needs before anyone signs in."""
+
+import azure.functions as func
+
+from functions._edge import endpoint, json_response, services
+from shared.money import format_micros
+
+bp = func.Blueprint()
+
+
+@bp.route(route="config", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint
+def public_config(req: func.HttpRequest) -> func.HttpResponse:
+    settings = services().settings
+    packs = [
+        {
+            "id": pack.id,
+            "price_micros": pack.price_micros,
+            "credit_micros": pack.credit_micros,
+            "price": format_micros(pack.price_micros, settings.currency),
+            "credit": format_micros(pack.credit_micros, settings.currency),
+        }
+        for pack in settings.credit_packs
+    ]
+    return json_response(
+        {
+            "mode": settings.mode.value,
+            "currency": settings.currency,
+            "credit_packs": packs,
+            "sign_in": "dev" if settings.is_sandbox else "entra",
+        }
+    )

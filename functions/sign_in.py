@@ -1,0 +1,48 @@
+"""Signing in and out: the sandbox's dev login, and logout (ends the server-side session)."""
+
+import azure.functions as func
+
+from functions._edge import (
+    endpoint,
+    json_response,
+    read_json,
+    require_same_origin,
+    services,
+    session_cookie,
+    session_token,
+    text_field,
+)
+from shared.accounts import normalise_email
+from shared.errors import NotFound
+
+bp = func.Blueprint()
+
+DEV_PROVIDER = "dev"
+
+
+@bp.route(route="auth/dev-login", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint
+def dev_login(req: func.HttpRequest) -> func.HttpResponse:
+    deps = services()
+    # Outside the sandbox this route must look like it does not exist at all.
+    if not deps.settings.is_sandbox:
+        raise NotFound("There is no such endpoint.")
+    require_same_origin(req)
+    email = normalise_email(text_field(read_json(req), "email", 320))
+    profile = deps.accounts.sign_in(DEV_PROVIDER, email, email)
+    token, session = deps.sessions.start(profile.user_id)
+    max_age = int((session.expires_at - session.created_at).total_seconds())
+    return json_response(
+        {"user_id": profile.user_id, "email": profile.email},
+        headers={"Set-Cookie": session_cookie(token, max_age)},
+    )
+
+
+@bp.route(route="auth/logout", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint
+def logout(req: func.HttpRequest) -> func.HttpResponse:
+    require_same_origin(req)
+    token = session_token(req)
+    if token:
+        services().sessions.end(token)
+    return json_response({"signed_in": False}, headers={"Set-Cookie": session_cookie("", 0)})

@@ -1,0 +1,127 @@
+"""Runs the app's functions the way the Functions host does: HTTP triggers and timers."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import azure.functions as func
+
+from local_host.http_types import LocalRequest, LocalResponse, problem_response
+from local_host.routing import RouteTemplate
+
+logger = logging.getLogger("local_host")
+
+
+@dataclass(frozen=True)
+class HttpFunction:
+    name: str
+    route: RouteTemplate
+    methods: frozenset[str]
+    call: Any
+
+
+@dataclass(frozen=True)
+class TimerFunction:
+    name: str
+    schedule: str
+    run_on_startup: bool
+    call: Any
+
+
+class FunctionsHost:
+    def __init__(self, app: func.FunctionApp, route_prefix: str = "api") -> None:
+        self.route_prefix = route_prefix.strip("/")
+        self.http: list[HttpFunction] = []
+        self.timers: list[TimerFunction] = []
+        # get_functions() is not idempotent (a second call fails on "unique function name"),
+        # so it is called exactly once, here, and its result kept.
+        for function in app.get_functions():
+            trigger = function.get_trigger().get_dict_repr()
+            call = function.get_user_function()
+            if trigger["type"] == "httpTrigger":
+                methods = trigger.get("methods") or ["GET", "POST", "PUT", "PATCH", "DELETE"]
+                self.http.append(
+                    HttpFunction(
+                        name=function.get_function_name(),
+                        route=RouteTemplate.parse(
+                            trigger.get("route") or function.get_function_name()
+                        ),
+                        methods=frozenset(str(getattr(m, "value", m)).upper() for m in methods),
+                        call=call,
+                    )
+                )
+            elif trigger["type"] == "timerTrigger":
+                self.timers.append(
+                    TimerFunction(
+                        name=function.get_function_name(),
+                        schedule=trigger["schedule"],
+                        run_on_startup=bool(trigger.get("runOnStartup")),
+                        call=call,
+                    )
+                )
+
+    @classmethod
+    def from_host_json(cls, app: func.FunctionApp, host_json: Path) -> FunctionsHost:
+        config = json.loads(host_json.read_text())
+        prefix = config.get("extensions", {}).get("http", {}).get("routePrefix", "api")
+        return cls(app, prefix)
+
+    def owns(self, path: str) -> bool:
+        prefix = f"/{self.route_prefix}" if self.route_prefix else ""
+        return path == prefix or path.startswith(prefix + "/")
+
+    def dispatch(self, request: LocalRequest) -> LocalResponse:
+        path = unquote(request.path)[len(self.route_prefix) + 1 :].strip("/")
+        allowed: set[str] = set()
+        for function in self.http:
+            params = function.route.match(path)
+            if params is None:
+                continue
+            if request.method not in function.methods:
+                allowed |= function.methods
+                continue
+            return self._invoke(function, request, params)
+        if allowed:
+            return problem_response(
+                405,
+                "Method not allowed",
+                f"{request.method} is not allowed here; use {', '.join(sorted(allowed))}.",
+                Allow=", ".join(sorted(allowed)),
+            )
+        return problem_response(404, "Not found", f"There is no endpoint at {request.path}.")
+
+    def _invoke(
+        self, function: HttpFunction, request: LocalRequest, params: dict[str, str]
+    ) -> LocalResponse:
+        http_request = func.HttpRequest(
+            method=request.method,
+            url=request.url,
+            headers=request.headers,
+            params=request.query,
+            route_params=params,
+            body=request.body,
+        )
+        try:
+            response: func.HttpResponse = function.call(http_request)
+        except Exception:
+            # What the real host does: the exception is logged and the caller gets a 500.
+            logger.exception("Function %s raised", function.name)
+            return problem_response(500, "Internal error", "The function raised an exception.")
+        headers = [(name, value) for name, value in response.headers.items()]
+        if not any(name.lower() == "content-type" for name, _ in headers):
+            charset = response.charset or "utf-8"
+            mimetype = response.mimetype or "text/plain"
+            headers.append(("Content-Type", f"{mimetype}; charset={charset}"))
+        return LocalResponse(response.status_code, response.get_body() or b"", headers)
+
+    def run_timer(self, name: str, past_due: bool = False) -> bool:
+        timer = next((t for t in self.timers if t.name == name), None)
+        if timer is None:
+            return False
+        timer.call(func.TimerRequest(past_due=past_due))
+        return True

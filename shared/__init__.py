@@ -1,0 +1,1 @@
+"""OwnNumber's domain and its adapters. Nothing here imports azure.functions."""

@@ -1,0 +1,99 @@
+"""Users: an opaque id per person, found from a sign-in identity, and their profile row."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from shared.ledger import opening_balance_op
+from shared.records import IDENTITY_KEY, PROFILE_KEY
+from shared.table_store import Insert, Replace, Row, RowExists, Table
+
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{2,63}")
+
+
+class InvalidEmail(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Profile:
+    user_id: str
+    email: str
+    provider: str
+    created_at: datetime
+
+
+def normalise_email(raw: str) -> str:
+    email = raw.strip().lower()
+    if len(email) > 320 or not _EMAIL.fullmatch(email):
+        raise InvalidEmail(f"{raw.strip()[:80]!r} is not an email address.")
+    return email
+
+
+def identity_key(provider: str, subject: str) -> str:
+    """The identities table is keyed by a hash, so it holds no email in a key."""
+    return hashlib.sha256(f"{provider}\n{subject}".encode()).hexdigest()
+
+
+@dataclass
+class Accounts:
+    accounts: Table
+    identities: Table
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def sign_in(self, provider: str, subject: str, email: str) -> Profile:
+        """The user behind this identity, created on first sign-in."""
+        key = identity_key(provider, subject)
+        found = self.identities.get(key, IDENTITY_KEY)
+        if found is None:
+            try:
+                self.identities.commit(
+                    key, [Insert(IDENTITY_KEY, {"user_id": _new_user_id(), "provider": provider})]
+                )
+            except RowExists:
+                pass  # a parallel first sign-in created it: use theirs
+            found = self.identities.get(key, IDENTITY_KEY)
+            assert found is not None
+        user_id = found.text("user_id")
+        profile = self.accounts.get(user_id, PROFILE_KEY)
+        if profile is None:
+            profile = self._create_account(user_id, provider, email)
+        elif profile.text("email") != email:
+            # The identity provider is the source of truth for the address: last write wins.
+            data = {**profile.data, "email": email}
+            self.accounts.commit(user_id, [Replace(PROFILE_KEY, data)])
+            profile = Row(PROFILE_KEY, data)
+        return _profile(user_id, profile)
+
+    def profile(self, user_id: str) -> Profile | None:
+        row = self.accounts.get(user_id, PROFILE_KEY)
+        return _profile(user_id, row) if row else None
+
+    def _create_account(self, user_id: str, provider: str, email: str) -> Row:
+        data = {"email": email, "provider": provider, "created_at": self.clock()}
+        try:
+            self.accounts.commit(user_id, [Insert(PROFILE_KEY, data), opening_balance_op()])
+        except RowExists:
+            pass  # created by a parallel first sign-in
+        row = self.accounts.get(user_id, PROFILE_KEY)
+        assert row is not None
+        return row
+
+
+def _new_user_id() -> str:
+    return "u" + secrets.token_hex(16)
+
+
+def _profile(user_id: str, row: Row) -> Profile:
+    created = row.get("created_at")
+    return Profile(
+        user_id=user_id,
+        email=row.text("email"),
+        provider=row.text("provider"),
+        created_at=created if isinstance(created, datetime) else datetime.min.replace(tzinfo=UTC),
+    )

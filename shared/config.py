@@ -1,0 +1,251 @@
+"""Typed configuration, read once from the environment.
+
+Azure Functions (and our local host, like Core Tools) put the app settings into the
+environment. Everything is checked here, at start-up, so that a missing or malformed setting
+stops the app with a sentence naming it instead of failing on some later request.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from shared.money import AmountError, format_micros, micros_to_minor, parse_micros
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+class Mode(StrEnum):
+    PRODUCTION = "production"
+    SANDBOX = "sandbox"
+
+
+@dataclass(frozen=True)
+class TwilioSettings:
+    account_sid: str
+    auth_token: str
+    api_key_sid: str
+    api_key_secret: str
+    twiml_app_sid: str
+    caller_id: str
+    # Base address of Twilio's REST API; tests point it at a loopback fake.
+    api_base_url: str | None
+
+
+@dataclass(frozen=True)
+class StripeSettings:
+    secret_key: str
+    webhook_secret: str
+    # Base address of Stripe's API; tests point it at a loopback fake.
+    api_base_url: str | None
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    authority: str
+    client_id: str
+    client_secret: str
+
+
+@dataclass(frozen=True)
+class CreditPack:
+    id: str
+    price_micros: int
+    credit_micros: int
+
+
+@dataclass(frozen=True)
+class CallingSettings:
+    token_ttl_seconds: int
+    blocked_countries: str
+    blocked_prefixes: str
+    rate_deck_path: Path | None
+    # How long past a call's time limit its hold may live before reconciliation asks Twilio.
+    reconcile_margin_seconds: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: Mode
+    public_base_url: str
+    storage_connection_string: str
+    currency: str
+    credit_packs: tuple[CreditPack, ...]
+    session_ttl_seconds: int
+    twilio: TwilioSettings
+    stripe: StripeSettings
+    auth: AuthSettings | None
+    calling: CallingSettings
+    appinsights_connection_string: str | None
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.mode is Mode.SANDBOX
+
+    @property
+    def public_origin(self) -> str:
+        parts = urlsplit(self.public_base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_base_url.startswith("https://")
+
+    def pack(self, pack_id: str) -> CreditPack | None:
+        return next((p for p in self.credit_packs if p.id == pack_id), None)
+
+    def describe_pack(self, pack: CreditPack) -> str:
+        return format_micros(pack.price_micros, self.currency)
+
+
+class _Reader:
+    """Reads one setting at a time and words every complaint the same way."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def optional(self, name: str, default: str | None = None) -> str | None:
+        value = self._env.get(name, "").strip()
+        return value or default
+
+    def required(self, name: str, why: str = "") -> str:
+        value = self.optional(name)
+        if value is None:
+            suffix = f" {why}" if why else ""
+            raise ConfigError(f"The setting {name} is missing.{suffix}")
+        return value
+
+    def matching(self, name: str, pattern: str, example: str, *, required: bool = True) -> str:
+        value = self.required(name) if required else self.optional(name, "")
+        if value and not re.fullmatch(pattern, value):
+            raise ConfigError(
+                f"The setting {name} is malformed: expected something like {example}."
+            )
+        return value or ""
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.optional(name, str(default))
+        assert raw is not None
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"The setting {name} must be a whole number, not {raw!r}.") from None
+        if not low <= value <= high:
+            raise ConfigError(f"The setting {name} must be between {low} and {high}, not {value}.")
+        return value
+
+    def url(self, name: str, *, required: bool = True, https_only: bool = False) -> str | None:
+        value = self.required(name) if required else self.optional(name)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"The setting {name} must be an http(s) URL, not {value!r}.")
+        if https_only and parts.scheme != "https":
+            raise ConfigError(f"The setting {name} must use https outside the local sandbox.")
+        return value.rstrip("/")
+
+
+def _parse_credit_packs(raw: str, currency: str) -> tuple[CreditPack, ...]:
+    """'5,10,25' or '25:27.5' (price:credit, for a bonus) into packs with exact micros."""
+    packs: list[CreditPack] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        price_text, _, credit_text = item.partition(":")
+        try:
+            price = parse_micros(price_text)
+            credit = parse_micros(credit_text) if credit_text else price
+            micros_to_minor(price, currency)
+        except AmountError as err:
+            raise ConfigError(f"The setting CREDIT_PACKS has a bad pack {item!r}: {err}.") from None
+        if price <= 0 or credit <= 0:
+            raise ConfigError(f"The setting CREDIT_PACKS has a pack {item!r} that is not positive.")
+        pack_id = price_text.strip()
+        if any(p.id == pack_id for p in packs):
+            raise ConfigError(f"The setting CREDIT_PACKS lists the pack {pack_id!r} twice.")
+        packs.append(CreditPack(id=pack_id, price_micros=price, credit_micros=credit))
+    if not packs:
+        raise ConfigError("The setting CREDIT_PACKS must list at least one pack, like 5,10,25.")
+    return tuple(packs)
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    read = _Reader(env)
+    mode_text = read.optional("OWNNUMBER_MODE", Mode.PRODUCTION.value)
+    try:
+        mode = Mode(mode_text)
+    except ValueError:
+        raise ConfigError(
+            f"The setting OWNNUMBER_MODE must be 'production' or 'sandbox', not {mode_text!r}."
+        ) from None
+    sandbox = mode is Mode.SANDBOX
+    public_base_url = read.url("PUBLIC_BASE_URL", https_only=not sandbox)
+    assert public_base_url is not None
+    currency = read.matching("CURRENCY", r"[A-Z]{3}", "USD", required=False) or "USD"
+
+    twilio = TwilioSettings(
+        account_sid=read.matching("TWILIO_ACCOUNT_SID", r"AC[0-9a-f]{32}", "AC followed by 32 hex"),
+        auth_token=read.required("TWILIO_AUTH_TOKEN"),
+        api_key_sid=read.matching("TWILIO_API_KEY_SID", r"SK[0-9a-f]{32}", "SK followed by 32 hex"),
+        api_key_secret=read.required("TWILIO_API_KEY_SECRET"),
+        twiml_app_sid=read.matching(
+            "TWILIO_TWIML_APP_SID", r"AP[0-9a-f]{32}", "AP followed by 32 hex"
+        ),
+        caller_id=read.matching("TWILIO_CALLER_ID", r"\+[1-9][0-9]{6,14}", "+15005550006"),
+        api_base_url=read.url("TWILIO_API_BASE_URL", required=False),
+    )
+    stripe = StripeSettings(
+        secret_key=read.matching(
+            "STRIPE_SECRET_KEY", r"(sk|rk)_(test|live)_[A-Za-z0-9]+", "sk_test_..."
+        ),
+        webhook_secret=read.matching("STRIPE_WEBHOOK_SECRET", r"whsec_[A-Za-z0-9]+", "whsec_..."),
+        api_base_url=read.url("STRIPE_API_BASE_URL", required=False),
+    )
+    # The sandbox signs users in with a dev login; everywhere else Entra External ID does.
+    auth: AuthSettings | None = None
+    if not sandbox or read.optional("AUTH_CLIENT_ID"):
+        authority = read.url("AUTH_AUTHORITY", https_only=True)
+        assert authority is not None
+        auth = AuthSettings(
+            authority=authority,
+            client_id=read.required("AUTH_CLIENT_ID"),
+            client_secret=read.required("AUTH_CLIENT_SECRET"),
+        )
+    rate_deck = read.optional("RATE_DECK_PATH")
+    calling = CallingSettings(
+        token_ttl_seconds=read.integer("TOKEN_TTL_SECONDS", 3600, 60, 86400),
+        blocked_countries=read.optional("BLOCKED_COUNTRIES", "") or "",
+        blocked_prefixes=read.optional("BLOCKED_PREFIXES", "") or "",
+        rate_deck_path=Path(rate_deck) if rate_deck else None,
+        reconcile_margin_seconds=read.integer("RECONCILE_MARGIN_SECONDS", 300, 0, 86400),
+    )
+    return Settings(
+        mode=mode,
+        public_base_url=public_base_url,
+        storage_connection_string=read.required(
+            "AzureWebJobsStorage", "Use UseDevelopmentStorage=true for Azurite."
+        ),
+        currency=currency,
+        credit_packs=_parse_credit_packs(read.optional("CREDIT_PACKS", "5,10,25") or "", currency),
+        session_ttl_seconds=read.integer("SESSION_TTL_SECONDS", 7 * 24 * 3600, 300, 90 * 86400),
+        twilio=twilio,
+        stripe=stripe,
+        auth=auth,
+        calling=calling,
+        appinsights_connection_string=read.optional("APPLICATIONINSIGHTS_CONNECTION_STRING"),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read on first use and then kept."""
+    return load_settings(os.environ)

@@ -1,0 +1,19 @@
+"""Errors every endpoint can raise, named for the problem; the edge maps them to statuses."""
+
+from __future__ import annotations
+
+
+class InvalidInput(ValueError):
+    """The request itself is wrong (malformed JSON, a missing field, a bad parameter)."""
+
+
+class NotSignedIn(Exception):
+    """No session, or one that has expired or was ended."""
+
+
+class Forbidden(Exception):
+    """Signed in (or not), but this request is not allowed (another origin, say)."""
+
+
+class NotFound(LookupError):
+    """The thing asked for does not exist, or is not the caller's to see."""

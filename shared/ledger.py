@@ -1,0 +1,246 @@
+"""The account ledger: every change of balance is an entry, applied exactly once.
+
+`post` writes, in ONE entity-group transaction of the user's partition:
+- the ledger entry, keyed by the id of the event that caused it (created: a redelivered
+  event fails here and is reported as already applied);
+- a journal row, keyed by the account's next sequence number, so history lists newest first;
+- the balance row, replaced with If-Match on the ETag it was read with;
+- whatever else the caller must change atomically with the money (a call record, a hold).
+
+A stale ETag means another post won the race: re-read and try again, a bounded number of
+times. The invariant this keeps: balance == sum of ledger amounts, no event twice, none lost.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from shared.records import (
+    BALANCE_KEY,
+    JOURNAL_PREFIX,
+    LEDGER_PREFIX,
+    journal_key,
+    ledger_key,
+)
+from shared.table_store import Insert, Op, Page, Replace, Row, RowChanged, RowExists, Table
+
+Details = Mapping[str, str | int]
+
+
+class EntryKind(StrEnum):
+    """Why the balance changed: one reason code per entry."""
+
+    CREDIT_PURCHASE = "credit_purchase"
+    CALL_CHARGE = "call_charge"
+    REFUND = "refund"
+    DISPUTE = "dispute"
+    DISPUTE_REVERSAL = "dispute_reversal"
+    ADJUSTMENT = "adjustment"
+
+
+class PostStatus(StrEnum):
+    APPLIED = "applied"
+    ALREADY_APPLIED = "already_applied"
+
+
+class EntryIdReused(Exception):
+    """The entry id was already used for a different amount or kind: never silently merged."""
+
+
+class LedgerBusy(Exception):
+    """The account changed under every attempt; the caller should retry later."""
+
+
+@dataclass(frozen=True)
+class Balance:
+    micros: int
+    seq: int
+    etag: str | None  # None: the balance row does not exist yet (an empty account)
+    flags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    entry_id: str
+    amount_micros: int
+    kind: EntryKind
+    details: Details
+    created_at: datetime
+    seq: int
+    balance_after_micros: int
+
+
+@dataclass(frozen=True)
+class PostResult:
+    status: PostStatus
+    entry: LedgerEntry
+
+
+@dataclass(frozen=True)
+class EntriesPage:
+    entries: list[LedgerEntry]
+    continuation: str | None
+
+
+# Extra operations for the same transaction. A callable is called again on every attempt so
+# that it can re-read what it conditions on (a hold's ETag, say).
+ExtraOps = Sequence[Op] | Callable[[Balance], Sequence[Op]]
+
+
+@dataclass
+class Ledger:
+    accounts: Table
+    max_attempts: int = 100
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def balance(self, user_id: str) -> Balance:
+        return balance_from_row(self.accounts.get(user_id, BALANCE_KEY))
+
+    def post(
+        self,
+        user_id: str,
+        entry_id: str,
+        amount_micros: int,
+        kind: EntryKind,
+        details: Details | None = None,
+        *,
+        also: ExtraOps = (),
+        flags: Callable[[frozenset[str]], frozenset[str]] | None = None,
+    ) -> PostResult:
+        """Apply the entry once. `flags` may change the account's flags in the same write."""
+        if isinstance(amount_micros, bool) or not isinstance(amount_micros, int):
+            raise TypeError("amounts are integer micros")
+        key = ledger_key(entry_id)
+        for attempt in range(self.max_attempts):
+            current = self.balance(user_id)
+            entry = LedgerEntry(
+                entry_id=entry_id,
+                amount_micros=amount_micros,
+                kind=kind,
+                details=dict(details or {}),
+                created_at=self.clock(),
+                seq=current.seq + 1,
+                balance_after_micros=current.micros + amount_micros,
+            )
+            new_flags = flags(current.flags) if flags else current.flags
+            extra = list(also(current) if callable(also) else also)
+            ops: list[Op] = [
+                Insert(key, _entry_data(entry)),
+                Insert(journal_key(entry.seq), {"entry_id": entry_id, **_entry_data(entry)}),
+                _balance_write(entry, current, new_flags),
+                *extra,
+            ]
+            try:
+                self.accounts.commit(user_id, ops)
+                return PostResult(PostStatus.APPLIED, entry)
+            except RowExists as conflict:
+                existing = self.accounts.get(user_id, key) if conflict.key == key else None
+                if existing is not None:
+                    return PostResult(
+                        PostStatus.ALREADY_APPLIED, _same_entry(existing, amount_micros, kind)
+                    )
+            except RowChanged:
+                pass
+            _back_off(attempt)
+        raise LedgerBusy(f"account {user_id} stayed busy for {self.max_attempts} attempts")
+
+    def set_flags(
+        self, user_id: str, change: Callable[[frozenset[str]], frozenset[str]]
+    ) -> frozenset[str]:
+        """Change account flags (e.g. a dispute hold) without moving money; returns them."""
+        for attempt in range(self.max_attempts):
+            current = self.balance(user_id)
+            new_flags = change(current.flags)
+            if new_flags == current.flags:
+                return new_flags
+            data = _balance_data(current.micros, current.seq, new_flags)
+            op: Op = (
+                Insert(BALANCE_KEY, data)
+                if current.etag is None
+                else Replace(BALANCE_KEY, data, current.etag)
+            )
+            try:
+                self.accounts.commit(user_id, [op])
+                return new_flags
+            except (RowExists, RowChanged):
+                _back_off(attempt)
+        raise LedgerBusy(f"account {user_id} stayed busy for {self.max_attempts} attempts")
+
+    def entries(
+        self, user_id: str, limit: int = 50, continuation: str | None = None
+    ) -> EntriesPage:
+        """The account's entries, newest first."""
+        page: Page = self.accounts.page(user_id, JOURNAL_PREFIX, limit, continuation)
+        return EntriesPage([entry_from_row(row) for row in page.rows], page.continuation)
+
+    def all_entries(self, user_id: str) -> list[LedgerEntry]:
+        """Every entry by its event id (the rows that carry the idempotency)."""
+        return [entry_from_row(row) for row in self.accounts.rows(user_id, LEDGER_PREFIX)]
+
+
+def balance_from_row(row: Row | None) -> Balance:
+    if row is None:
+        return Balance(micros=0, seq=0, etag=None)
+    flags = frozenset(f for f in row.text("flags").split(",") if f)
+    return Balance(row.integer("micros"), row.integer("seq"), row.etag, flags)
+
+
+def opening_balance_op() -> Insert:
+    """The balance row of a new account: zero, nothing posted yet."""
+    return Insert(BALANCE_KEY, _balance_data(0, 0, frozenset()))
+
+
+def entry_from_row(row: Row) -> LedgerEntry:
+    created = row.get("created_at")
+    return LedgerEntry(
+        entry_id=row.text("entry_id") or row.key.removeprefix(LEDGER_PREFIX),
+        amount_micros=row.integer("amount_micros"),
+        kind=EntryKind(row.text("kind")),
+        details=json.loads(row.text("details") or "{}"),
+        created_at=created if isinstance(created, datetime) else datetime.min.replace(tzinfo=UTC),
+        seq=row.integer("seq"),
+        balance_after_micros=row.integer("balance_after_micros"),
+    )
+
+
+def _same_entry(row: Row, amount_micros: int, kind: EntryKind) -> LedgerEntry:
+    entry = entry_from_row(row)
+    if entry.amount_micros != amount_micros or entry.kind is not kind:
+        raise EntryIdReused(
+            f"entry {entry.entry_id} was applied as {entry.kind.value} {entry.amount_micros}, "
+            f"not {kind.value} {amount_micros}"
+        )
+    return entry
+
+
+def _entry_data(entry: LedgerEntry) -> dict[str, str | int | datetime]:
+    return {
+        "amount_micros": entry.amount_micros,
+        "kind": entry.kind.value,
+        "details": json.dumps(dict(entry.details), separators=(",", ":"), sort_keys=True),
+        "created_at": entry.created_at,
+        "seq": entry.seq,
+        "balance_after_micros": entry.balance_after_micros,
+    }
+
+
+def _balance_data(micros: int, seq: int, flags: frozenset[str]) -> dict[str, str | int]:
+    return {"micros": micros, "seq": seq, "flags": ",".join(sorted(flags))}
+
+
+def _balance_write(entry: LedgerEntry, current: Balance, flags: frozenset[str]) -> Op:
+    data = _balance_data(entry.balance_after_micros, entry.seq, flags)
+    if current.etag is None:
+        return Insert(BALANCE_KEY, data)
+    return Replace(BALANCE_KEY, data, current.etag)
+
+
+def _back_off(attempt: int) -> None:
+    # Jittered so that racing writers of one account stop colliding in lock-step.
+    time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))

@@ -1,0 +1,61 @@
+"""Where each kind of record lives: table names and RowKey layout, in one place.
+
+One user's account is one partition of the accounts table (PartitionKey = the opaque user
+id), so every change of balance can be one entity-group transaction with the rows it
+touches. The privacy registry describes these same kinds; a new kind of row starts here.
+"""
+
+from __future__ import annotations
+
+import re
+
+ACCOUNTS_TABLE = "accounts"
+SESSIONS_TABLE = "sessions"
+IDENTITIES_TABLE = "identities"
+
+# Keys of the single rows of an account partition.
+PROFILE_KEY = "profile"
+BALANCE_KEY = "balance"
+HOLD_KEY = "hold"
+
+# Prefixes of the repeated rows of an account partition.
+LEDGER_PREFIX = "ledger:"
+JOURNAL_PREFIX = "journal:"
+CALL_PREFIX = "call:"
+PAYMENT_PREFIX = "payment:"
+
+SESSION_KEY = "session"
+IDENTITY_KEY = "identity"
+
+# Table Storage forbids / \ # ? and control characters in keys; external ids (Stripe,
+# Twilio) never use them, and anything else is refused rather than escaped.
+_ENTRY_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,200}")
+_SEQ_DIGITS = 19
+_MAX_SEQ = 10**_SEQ_DIGITS - 1
+
+
+def is_valid_entry_id(entry_id: str) -> bool:
+    return bool(_ENTRY_ID.fullmatch(entry_id))
+
+
+def ledger_key(entry_id: str) -> str:
+    if not is_valid_entry_id(entry_id):
+        raise ValueError(f"ledger entry id {entry_id!r} has characters a RowKey cannot hold")
+    return LEDGER_PREFIX + entry_id
+
+
+def journal_key(seq: int) -> str:
+    """Newest first: keys sort ascending, so the sequence number is inverted."""
+    return f"{JOURNAL_PREFIX}{_MAX_SEQ - seq:0{_SEQ_DIGITS}d}"
+
+
+def call_key(call_sid: str) -> str:
+    if not is_valid_entry_id(call_sid):
+        raise ValueError(f"call id {call_sid!r} has characters a RowKey cannot hold")
+    return CALL_PREFIX + call_sid
+
+
+def payment_key(payment_id: str) -> str:
+    if not is_valid_entry_id(payment_id):
+        raise ValueError(f"payment id {payment_id!r} has characters a RowKey cannot hold")
+    return PAYMENT_PREFIX + payment_id

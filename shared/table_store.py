@@ -1,0 +1,347 @@
+"""Azure Table Storage, wrapped: rows, conditional writes and entity-group transactions.
+
+Everything above this module speaks in rows (a key and plain data) and a handful of
+operations; azure-data-tables' types and exceptions stay in here. Storage faults become
+`StorageUnavailable`, so the edge can answer 503 with Retry-After and callers (Twilio,
+Stripe) retry.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import requests
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.core.pipeline.transport import RequestsTransport
+from azure.data.tables import (
+    EdmType,
+    EntityProperty,
+    TableClient,
+    TableServiceClient,
+    TableTransactionError,
+    UpdateMode,
+)
+from requests.adapters import HTTPAdapter
+
+# Every value the app stores is one of these; ints are always written as Int64 so that
+# money (micros) never overflows Edm.Int32 and reads come back as plain ints.
+Value = str | int | bool | datetime | None
+
+MAX_TRANSACTION_OPS = 100
+
+
+class StorageUnavailable(Exception):
+    """Table Storage could not be reached or answered with a server error."""
+
+
+class RowExists(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"row {key!r} already exists")
+        self.key = key
+
+
+class RowChanged(Exception):
+    """A conditional write found the row changed (or gone) since it was read."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"row {key!r} changed since it was read")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    data: Mapping[str, Value]
+    etag: str = ""
+
+    def get(self, name: str, default: Value = None) -> Value:
+        return self.data.get(name, default)
+
+    def integer(self, name: str, default: int = 0) -> int:
+        value = self.data.get(name, default)
+        return int(value) if value is not None else default
+
+    def text(self, name: str, default: str = "") -> str:
+        value = self.data.get(name, default)
+        return str(value) if value is not None else default
+
+
+@dataclass(frozen=True)
+class Insert:
+    """Create the row; fails with RowExists if it is there already."""
+
+    key: str
+    data: Mapping[str, Value]
+
+
+@dataclass(frozen=True)
+class Replace:
+    """Replace the row. With an etag, only if unchanged since read; without, upsert."""
+
+    key: str
+    data: Mapping[str, Value]
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class Remove:
+    """Delete the row, only if unchanged since read when an etag is given."""
+
+    key: str
+    etag: str | None = None
+
+
+Op = Insert | Replace | Remove
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Row]
+    continuation: str | None = None
+
+
+@dataclass
+class Table:
+    """One table. Rows are addressed by (partition, key)."""
+
+    client: TableClient
+    name: str
+    _ready: bool = field(default=False, repr=False)
+
+    def get(self, partition: str, key: str) -> Row | None:
+        try:
+            entity = _call(lambda: self.client.get_entity(partition, key))
+        except ResourceNotFoundError:
+            return None
+        return _row(entity)
+
+    def commit(self, partition: str, ops: Sequence[Op]) -> None:
+        """Apply all ops atomically (one entity-group transaction) or none of them."""
+        if not ops:
+            return
+        if len(ops) > MAX_TRANSACTION_OPS:
+            raise ValueError(f"a transaction holds at most {MAX_TRANSACTION_OPS} operations")
+        if len(ops) == 1:
+            self._single(partition, ops[0])
+            return
+        try:
+            _call(lambda: self.client.submit_transaction([_batch_op(partition, op) for op in ops]))
+        except TableTransactionError as err:
+            failed = ops[err.index] if 0 <= err.index < len(ops) else ops[0]
+            code = str(err.error_code or "")
+            if code == "EntityAlreadyExists":
+                raise RowExists(failed.key) from None
+            if code in ("UpdateConditionNotSatisfied", "ResourceNotFound"):
+                raise RowChanged(failed.key) from None
+            raise StorageUnavailable(f"transaction failed: {code}") from err
+
+    def _single(self, partition: str, op: Op) -> None:
+        entity = {"PartitionKey": partition, "RowKey": op.key}
+        try:
+            if isinstance(op, Insert):
+                _call(lambda: self.client.create_entity({**entity, **_encode(op.data)}))
+            elif isinstance(op, Replace) and op.etag is None:
+                _call(
+                    lambda: self.client.upsert_entity(
+                        {**entity, **_encode(op.data)}, mode=UpdateMode.REPLACE
+                    )
+                )
+            elif isinstance(op, Replace):
+                _call(
+                    lambda: self.client.update_entity(
+                        {**entity, **_encode(op.data)},
+                        mode=UpdateMode.REPLACE,
+                        etag=op.etag,
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+                )
+            elif op.etag is None:
+                _call(lambda: self.client.delete_entity(partition, op.key))
+            else:
+                _call(
+                    lambda: self.client.delete_entity(
+                        partition,
+                        op.key,
+                        etag=op.etag,
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+                )
+        except ResourceExistsError:
+            raise RowExists(op.key) from None
+        except (ResourceModifiedError, ResourceNotFoundError):
+            raise RowChanged(op.key) from None
+
+    def page(
+        self, partition: str, prefix: str, limit: int, continuation: str | None = None
+    ) -> Page:
+        """Rows of one partition whose key starts with prefix, in key order, one page."""
+        token = _decode_token(continuation) if continuation else None
+        pages = self.client.query_entities(
+            "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+            parameters={"pk": partition, "lo": prefix, "hi": _prefix_end(prefix)},
+            results_per_page=limit,
+        ).by_page(continuation_token=token)
+
+        def first_page() -> Page:
+            rows = [_row(entity) for entity in next(pages, [])]
+            next_token = pages.continuation_token  # type: ignore[attr-defined]
+            return Page(rows, _encode_token(next_token) if next_token else None)
+
+        return _call(first_page)
+
+    def rows(self, partition: str, prefix: str = "") -> Iterator[Row]:
+        """Every row of a partition (with the prefix), page by page."""
+        continuation: str | None = None
+        while True:
+            page = self.page(partition, prefix, 1000, continuation)
+            yield from page.rows
+            continuation = page.continuation
+            if not continuation:
+                return
+
+    def scan(self, key: str) -> Iterator[tuple[str, Row]]:
+        """Rows with this exact key across all partitions, for the scheduled jobs."""
+        entities = self.client.query_entities("RowKey eq @rk", parameters={"rk": key})
+        iterator = iter(entities)
+        while True:
+            entity = _call(lambda: next(iterator, None))
+            if entity is None:
+                return
+            yield str(entity["PartitionKey"]), _row(entity)
+
+
+class TableStore:
+    """The storage account: hands out tables, creating each once per process."""
+
+    def __init__(self, connection_string: str) -> None:
+        # Few, quick retries: a webhook caller retries on our 503 anyway, and a health check
+        # must answer while storage is down rather than hang in back-off.
+        http = requests.Session()
+        # One pooled connection per concurrent request thread, so none is thrown away.
+        http.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=64))
+        http.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=64))
+        self._service = TableServiceClient.from_connection_string(
+            connection_string,
+            transport=RequestsTransport(session=http, session_owner=True),
+            retry_total=2,
+            retry_backoff_factor=0.2,
+            connection_timeout=5,
+            read_timeout=15,
+        )
+        self._tables: dict[str, Table] = {}
+        self._lock = threading.Lock()
+
+    def table(self, name: str) -> Table:
+        with self._lock:
+            table = self._tables.get(name)
+            if table is None:
+                _call(lambda: self._service.create_table_if_not_exists(name))
+                table = Table(self._service.get_table_client(name), name)
+                self._tables[name] = table
+            return table
+
+    def ping(self) -> None:
+        """Raises StorageUnavailable unless the table service answers."""
+        _call(lambda: next(iter(self._service.list_tables(results_per_page=1)), None))
+
+
+def _call(action: Any) -> Any:
+    try:
+        return action()
+    except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+        raise
+    except TableTransactionError:
+        raise
+    except HttpResponseError as err:
+        if err.status_code is not None and err.status_code < 500 and err.status_code != 408:
+            raise
+        raise StorageUnavailable(f"Table Storage answered {err.status_code}") from err
+    except AzureError as err:
+        raise StorageUnavailable(f"Table Storage is unreachable: {type(err).__name__}") from err
+
+
+def _row(entity: Mapping[str, Any]) -> Row:
+    data = {
+        name: value.value if isinstance(value, EntityProperty) else value
+        for name, value in entity.items()
+        if name not in ("PartitionKey", "RowKey")
+    }
+    metadata = getattr(entity, "metadata", {}) or {}
+    return Row(str(entity["RowKey"]), data, str(metadata.get("etag", "")))
+
+
+def _encode(data: Mapping[str, Value]) -> dict[str, Any]:
+    encoded: dict[str, Any] = {}
+    for name, value in data.items():
+        if value is None:
+            continue
+        if isinstance(value, int) and not isinstance(value, bool):
+            encoded[name] = EntityProperty(value, EdmType.INT64)
+        else:
+            encoded[name] = value
+    return encoded
+
+
+def _batch_op(partition: str, op: Op) -> tuple[Any, ...]:
+    entity = {"PartitionKey": partition, "RowKey": op.key}
+    if isinstance(op, Insert):
+        return ("create", {**entity, **_encode(op.data)})
+    if isinstance(op, Replace):
+        if op.etag is None:
+            return ("upsert", {**entity, **_encode(op.data)}, {"mode": UpdateMode.REPLACE})
+        return (
+            "update",
+            {**entity, **_encode(op.data)},
+            {
+                "mode": UpdateMode.REPLACE,
+                "etag": op.etag,
+                "match_condition": MatchConditions.IfNotModified,
+            },
+        )
+    if op.etag is None:
+        return ("delete", entity)
+    return (
+        "delete",
+        entity,
+        {"etag": op.etag, "match_condition": MatchConditions.IfNotModified},
+    )
+
+
+def _prefix_end(prefix: str) -> str:
+    """The smallest key greater than every key that starts with prefix."""
+    if not prefix:
+        return "\uffff"
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _encode_token(token: Any) -> str:
+    raw = json.dumps(token, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+class BadContinuation(ValueError):
+    pass
+
+
+def _decode_token(text: str) -> Any:
+    try:
+        padded = text + "=" * (-len(text) % 4)
+        token = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError):
+        raise BadContinuation("The continuation token is not one this API gave out.") from None
+    if not isinstance(token, dict):
+        raise BadContinuation("The continuation token is not one this API gave out.")
+    return token

@@ -1,0 +1,90 @@
+"""Shared fixtures: a real Azurite and a real local host per test session, and API clients."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from local_host.azurite import Azurite, free_port
+from shared.table_store import Table, TableStore
+from tests.servers import LocalHost
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    server = Azurite(free_port()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def table_store(azurite: Azurite) -> TableStore:
+    return TableStore(azurite.connection_string)
+
+
+@pytest.fixture
+def fresh_table(table_store: TableStore) -> Table:
+    """A new, empty table for one test."""
+    return table_store.table("t" + uuid.uuid4().hex[:20])
+
+
+@pytest.fixture(scope="session")
+def host(azurite: Azurite) -> Iterator[LocalHost]:
+    server = LocalHost(azurite.connection_string).start()
+    yield server
+    server.stop()
+
+
+class Client:
+    """A browser-like API client: keeps the session cookie, sends our Origin on changes."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.http = requests.Session()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if method != "GET":
+            headers.setdefault("Origin", self.base_url)
+        return self.http.request(
+            method, self.base_url + path, headers=headers, timeout=30, **kwargs
+        )
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def sign_in(self, email: str | None = None) -> dict[str, Any]:
+        email = email or f"{uuid.uuid4().hex[:12]}@example.com"
+        response = self.post("/api/auth/dev-login", json={"email": email})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest.fixture
+def client(host: LocalHost) -> Client:
+    return Client(host.base_url)
+
+
+@pytest.fixture
+def signed_in(client: Client) -> Client:
+    client.sign_in()
+    return client
+
+
+@pytest.fixture
+def new_client(host: LocalHost) -> Callable[[], Client]:
+    return lambda: Client(host.base_url)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.parent.name
+        if folder in ("unit", "integration"):
+            item.add_marker(getattr(pytest.mark, folder))

@@ -1,0 +1,134 @@
+"""The ledger against a real Azurite: exactly-once posting, ordering, and the invariant."""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from shared.ledger import EntryIdReused, EntryKind, Ledger, PostStatus
+from shared.records import JOURNAL_PREFIX
+from shared.table_store import Table
+
+
+def user() -> str:
+    return "u" + uuid.uuid4().hex
+
+
+def test_a_post_moves_the_balance_and_records_the_entry(fresh_table: Table) -> None:
+    ledger, alice = Ledger(fresh_table), user()
+    result = ledger.post(alice, "pay_1", 5_000_000, EntryKind.CREDIT_PURCHASE, {"pack": "5"})
+    assert result.status is PostStatus.APPLIED
+    assert result.entry.balance_after_micros == 5_000_000
+    assert ledger.balance(alice).micros == 5_000_000
+    [entry] = ledger.entries(alice).entries
+    assert (entry.entry_id, entry.amount_micros, entry.details) == (
+        "pay_1",
+        5_000_000,
+        {"pack": "5"},
+    )
+
+
+def test_the_same_event_twice_is_applied_once(fresh_table: Table) -> None:
+    ledger, alice = Ledger(fresh_table), user()
+    ledger.post(alice, "pay_1", 5_000_000, EntryKind.CREDIT_PURCHASE)
+    again = ledger.post(alice, "pay_1", 5_000_000, EntryKind.CREDIT_PURCHASE)
+    assert again.status is PostStatus.ALREADY_APPLIED
+    assert ledger.balance(alice).micros == 5_000_000
+    assert len(ledger.all_entries(alice)) == 1
+
+
+def test_an_event_id_reused_for_another_amount_is_refused(fresh_table: Table) -> None:
+    ledger, alice = Ledger(fresh_table), user()
+    ledger.post(alice, "pay_1", 5_000_000, EntryKind.CREDIT_PURCHASE)
+    with pytest.raises(EntryIdReused):
+        ledger.post(alice, "pay_1", 6_000_000, EntryKind.CREDIT_PURCHASE)
+    assert ledger.balance(alice).micros == 5_000_000
+
+
+def test_the_balance_may_go_negative_and_back(fresh_table: Table) -> None:
+    ledger, alice = Ledger(fresh_table), user()
+    ledger.post(alice, "re_1", -2_000_000, EntryKind.REFUND)
+    assert ledger.balance(alice).micros == -2_000_000
+    ledger.post(alice, "pay_1", 5_000_000, EntryKind.CREDIT_PURCHASE)
+    assert ledger.balance(alice).micros == 3_000_000
+
+
+def test_entries_list_newest_first_across_pages(fresh_table: Table) -> None:
+    ledger, alice = Ledger(fresh_table), user()
+    for n in range(7):
+        ledger.post(alice, f"e{n}", n + 1, EntryKind.ADJUSTMENT)
+    seen: list[str] = []
+    continuation = None
+    while True:
+        page = ledger.entries(alice, limit=3, continuation=continuation)
+        assert len(page.entries) <= 3
+        seen += [e.entry_id for e in page.entries]
+        continuation = page.continuation
+        if continuation is None:
+            break
+    assert seen == [f"e{n}" for n in reversed(range(7))]
+
+
+def test_flags_change_without_moving_money(fresh_table: Table) -> None:
+    ledger, alice = Ledger(fresh_table), user()
+    ledger.post(alice, "pay_1", 1_000_000, EntryKind.CREDIT_PURCHASE)
+    ledger.set_flags(alice, lambda flags: flags | {"disputed"})
+    assert ledger.balance(alice).flags == {"disputed"}
+    ledger.post(alice, "pay_2", 1_000_000, EntryKind.CREDIT_PURCHASE)
+    assert ledger.balance(alice).flags == {"disputed"}
+    assert ledger.balance(alice).micros == 2_000_000
+
+
+def test_concurrent_posts_with_duplicates_keep_the_invariant(fresh_table: Table) -> None:
+    """20 threads post 1,000 entries to 4 accounts; 100 of them reuse an id that another
+    thread is posting at the same time. Afterwards every account's balance equals the sum
+    of its ledger rows, each id is applied exactly once, and the journal agrees."""
+    ledger = Ledger(fresh_table)
+    rng = random.Random(20261121)
+    accounts = [user() for _ in range(4)]
+    originals = [
+        (rng.choice(accounts), f"evt-{n}", rng.randint(-3_000_000, 9_000_000)) for n in range(900)
+    ]
+    duplicates = rng.sample(originals, 100)
+    threads = 20
+    # Each duplicate goes to a different thread than its original, at about the same
+    # position in that thread's queue, so the two race.
+    queues: list[list[tuple[str, str, int]]] = [[] for _ in range(threads)]
+    for index, item in enumerate(originals):
+        queues[index % threads].append(item)
+    for item in duplicates:
+        home = originals.index(item) % threads
+        other = (home + 1 + rng.randrange(threads - 1)) % threads
+        position = queues[home].index(item)
+        queues[other].insert(min(position, len(queues[other])), item)
+    assert sum(len(q) for q in queues) == 1000
+
+    outcomes: Counter[str] = Counter()
+    lock = threading.Lock()
+    start = threading.Barrier(threads)
+
+    def work(queue: list[tuple[str, str, int]]) -> None:
+        start.wait()
+        for account, entry_id, amount in queue:
+            result = ledger.post(account, entry_id, amount, EntryKind.ADJUSTMENT)
+            with lock:
+                outcomes[result.status.value] += 1
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(work, queues))
+
+    assert outcomes == {"applied": 900, "already_applied": 100}
+    for account in accounts:
+        expected = {eid: amount for acc, eid, amount in originals if acc == account}
+        rows = ledger.all_entries(account)
+        assert {e.entry_id: e.amount_micros for e in rows} == expected
+        balance = ledger.balance(account)
+        assert balance.micros == sum(e.amount_micros for e in rows) == sum(expected.values())
+        assert balance.seq == len(expected)
+        journal = list(fresh_table.rows(account, JOURNAL_PREFIX))
+        assert sorted(r.integer("seq") for r in journal) == list(range(1, len(expected) + 1))
