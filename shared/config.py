@@ -19,6 +19,11 @@ from urllib.parse import urlsplit
 from shared.money import AmountError, format_micros, micros_to_minor, parse_micros
 
 
+# In the sandbox, the provider APIs are played by the local host under these paths.
+SANDBOX_TWILIO_PATH = "/sandbox/twilio"
+SANDBOX_STRIPE_PATH = "/sandbox/stripe"
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names it."""
 
@@ -201,14 +206,16 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             "TWILIO_TWIML_APP_SID", r"AP[0-9a-f]{32}", "AP followed by 32 hex"
         ),
         caller_id=read.matching("TWILIO_CALLER_ID", r"\+[1-9][0-9]{6,14}", "+15005550006"),
-        api_base_url=read.url("TWILIO_API_BASE_URL", required=False),
+        api_base_url=read.url("TWILIO_API_BASE_URL", required=False)
+        or (f"{public_base_url}{SANDBOX_TWILIO_PATH}" if sandbox else None),
     )
     stripe = StripeSettings(
         secret_key=read.matching(
             "STRIPE_SECRET_KEY", r"(sk|rk)_(test|live)_[A-Za-z0-9]+", "sk_test_..."
         ),
         webhook_secret=read.matching("STRIPE_WEBHOOK_SECRET", r"whsec_[A-Za-z0-9]+", "whsec_..."),
-        api_base_url=read.url("STRIPE_API_BASE_URL", required=False),
+        api_base_url=read.url("STRIPE_API_BASE_URL", required=False)
+        or (f"{public_base_url}{SANDBOX_STRIPE_PATH}" if sandbox else None),
     )
     # The sandbox signs users in with a dev login; everywhere else Entra External ID does.
     auth: AuthSettings | None = None

@@ -10,4 +10,5 @@ from shared.config import Settings
 
 
 def sandbox_mounts(settings: Settings) -> list[Mount]:
-    return []
+    mounts: list[Mount] = []
+    return mounts
