@@ -22,6 +22,11 @@ def azurite() -> Iterator[Azurite]:
 
 
 @pytest.fixture(scope="session")
+def azurite_connection(azurite: Azurite) -> str:
+    return azurite.connection_string
+
+
+@pytest.fixture(scope="session")
 def table_store(azurite: Azurite) -> TableStore:
     return TableStore(azurite.connection_string)
 

@@ -23,7 +23,7 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: floa
     while time.monotonic() < deadline:
         if process.poll() is not None:
             output = process.stdout.read().decode() if process.stdout else ""
-            raise RuntimeError(f"the local host exited at start-up:\n{output[-2000:]}")
+            raise RuntimeError(f"the local host exited at start-up:\n{output.decode()[-2000:]}")
         try:
             requests.get(url, timeout=2)
             return

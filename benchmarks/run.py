@@ -1,0 +1,96 @@
+"""Figures worth watching, measured side by side in one run: `scripts/bench`.
+
+- cold start: importing function_app as deployed (heavy SDKs lazy) against importing it with
+  the heavy SDKs loaded eagerly, each in a fresh interpreter, median of several runs;
+- the ledger against Azurite: posts per second serially; 20 threads on 20 accounts; 20
+  threads on one account within one process (they take turns on an in-process lock) against
+  20 instances on one account (every race decided by ETag conflicts and retries).
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from local_host.azurite import Azurite, free_port  # noqa: E402
+from shared.ledger import EntryKind, Ledger  # noqa: E402
+from shared.table_store import TableStore  # noqa: E402
+
+HEAVY = "import stripe, twilio.rest, msal, azure.monitor.opentelemetry"
+
+
+def import_seconds(code: str, runs: int = 5) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def posts_per_second(
+    make_ledger: Callable[[], Ledger], threads: int, accounts: int, posts: int, shared: bool = True
+) -> float:
+    """With shared=False each thread has its own Ledger, as separate instances would."""
+    run = uuid.uuid4().hex[:8]
+    common = make_ledger()
+
+    def work(worker: int) -> None:
+        ledger = common if shared else make_ledger()
+        account = f"bench-{run}-{worker % accounts}"
+        for n in range(posts // threads):
+            ledger.post(account, f"{run}-{worker}-{n}", 1, EntryKind.ADJUSTMENT)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(work, range(threads)))
+    return posts / (time.perf_counter() - start)
+
+
+def row(label: str, value: str, note: str = "") -> None:
+    print(f"  {label:<44} {value:>12}  {note}")
+
+
+def main() -> None:
+    print("Cold start (fresh interpreter, median of 5)")
+    bare = import_seconds("pass")
+    lazy = import_seconds("import function_app")
+    eager = import_seconds(f"import function_app; {HEAVY}")
+    row("python itself", f"{bare:.2f} s")
+    row("import function_app (as deployed)", f"{lazy:.2f} s")
+    row("import function_app + heavy SDKs eagerly", f"{eager:.2f} s", f"{eager - lazy:+.2f} s")
+
+    print("Ledger against Azurite (in memory)")
+    azurite = Azurite(free_port()).start()
+    try:
+        table = TableStore(azurite.connection_string).table("bench")
+
+        def make() -> Ledger:
+            return Ledger(table)
+
+        cases: list[tuple[str, Callable[[], float]]] = [
+            ("serial, 1 account", lambda: posts_per_second(make, 1, 1, 200)),
+            ("20 threads, 20 accounts", lambda: posts_per_second(make, 20, 20, 400)),
+            ("20 threads, 1 account, one process", lambda: posts_per_second(make, 20, 1, 200)),
+            (
+                "20 threads, 1 account, 20 instances (ETags)",
+                lambda: posts_per_second(make, 20, 1, 200, shared=False),
+            ),
+        ]
+        for label, measure in cases:
+            row(label, f"{measure():.0f} posts/s")
+    finally:
+        azurite.stop()
+
+
+if __name__ == "__main__":
+    main()
