@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 from shared.money import AmountError, format_micros, micros_to_minor, parse_micros
 
-
 # In the sandbox, the provider APIs are played by the local host under these paths.
 SANDBOX_TWILIO_PATH = "/sandbox/twilio"
 SANDBOX_STRIPE_PATH = "/sandbox/stripe"
