@@ -91,5 +91,19 @@ def new_client(host: LocalHost) -> Callable[[], Client]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         folder = item.path.parent.name
-        if folder in ("unit", "integration"):
+        if folder in ("unit", "integration", "browser"):
             item.add_marker(getattr(pytest.mark, folder))
+
+
+@pytest.fixture
+def fund(table_store: TableStore) -> Callable[[str, int], None]:
+    """Gives a user credit by posting to their ledger directly (as an adjustment)."""
+    from shared.ledger import EntryKind, Ledger
+    from shared.records import ACCOUNTS_TABLE
+
+    ledger = Ledger(table_store.table(ACCOUNTS_TABLE))
+
+    def give(user_id: str, micros: int) -> None:
+        ledger.post(user_id, f"test-credit-{uuid.uuid4().hex}", micros, EntryKind.ADJUSTMENT)
+
+    return give
