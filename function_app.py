@@ -2,9 +2,35 @@
 
 import azure.functions as func
 
-from functions import account, health, public_config, sign_in
+from functions import (
+    account,
+    call_status,
+    calls,
+    checkout,
+    health,
+    public_config,
+    rates,
+    reconcile,
+    sign_in,
+    stripe_webhook,
+    token,
+    voice,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
-for module in (health, public_config, sign_in, account):
+for module in (
+    health,
+    public_config,
+    sign_in,
+    account,
+    token,
+    rates,
+    voice,
+    call_status,
+    calls,
+    reconcile,
+    checkout,
+    stripe_webhook,
+):
     app.register_functions(module.bp)

@@ -10,16 +10,22 @@ import logging
 from collections.abc import Callable, Mapping
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
+from urllib.parse import urlsplit
 
 import azure.functions as func
 
 from shared.accounts import InvalidEmail
 from shared.bootstrap import Services, get_services
+from shared.calls import CallsBusy
 from shared.config import ConfigError
 from shared.errors import Forbidden, InvalidInput, NotFound, NotSignedIn
 from shared.ledger import EntryIdReused, LedgerBusy
+from shared.payment_provider import PaymentProviderRefused, PaymentProviderUnavailable
 from shared.sessions import COOKIE_NAME, SECURE_COOKIE_NAME, Session
+from shared.stripe_gateway import WebhookSignatureInvalid
 from shared.table_store import BadContinuation, StorageUnavailable
+from shared.twilio_signature import SIGNATURE_HEADER, SignatureInvalid, verified_webhook
+from shared.twiml import TWIML_CONTENT_TYPE
 
 logger = logging.getLogger("ownnumber")
 
@@ -29,12 +35,17 @@ Handler = Callable[[func.HttpRequest], func.HttpResponse]
 _PROBLEMS: tuple[tuple[type[Exception], int, str], ...] = (
     (InvalidEmail, 400, "Invalid email address"),
     (BadContinuation, 400, "Invalid continuation token"),
+    (WebhookSignatureInvalid, 400, "Invalid signature"),
     (InvalidInput, 400, "Invalid request"),
     (NotSignedIn, 401, "Not signed in"),
+    (SignatureInvalid, 403, "Invalid signature"),
     (Forbidden, 403, "Forbidden"),
     (NotFound, 404, "Not found"),
     (EntryIdReused, 409, "Conflicting event"),
+    (PaymentProviderRefused, 502, "Payment provider refused"),
+    (PaymentProviderUnavailable, 503, "Payment provider unavailable"),
     (LedgerBusy, 503, "Account busy"),
+    (CallsBusy, 503, "Call busy"),
     (StorageUnavailable, 503, "Storage unavailable"),
     (ConfigError, 503, "Service misconfigured"),
 )
@@ -172,3 +183,24 @@ def session_cookie(token: str, max_age: int) -> str:
     if secure:
         parts.append("Secure")
     return "; ".join(parts)
+
+
+def twilio_webhook(req: func.HttpRequest) -> dict[str, str]:
+    """The form of a request Twilio signed for the URL it was given (SignatureInvalid if not).
+
+    Only the path and raw query come from the request; PUBLIC_BASE_URL supplies the rest.
+    """
+    url = urlsplit(req.url)
+    return verified_webhook(
+        services().settings,
+        url.path,
+        url.query,
+        req.get_body() or b"",
+        req.headers.get(SIGNATURE_HEADER.lower()),
+    )
+
+
+def twiml_response(xml: str) -> func.HttpResponse:
+    return func.HttpResponse(
+        xml, status_code=200, headers={"Cache-Control": "no-store"}, mimetype=TWIML_CONTENT_TYPE
+    )

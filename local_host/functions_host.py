@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import azure.functions as func
+from azure.functions.timer import TimerRequest
 
 from local_host.http_types import LocalRequest, LocalResponse, problem_response
 from local_host.routing import RouteTemplate
@@ -123,5 +124,6 @@ class FunctionsHost:
         timer = next((t for t in self.timers if t.name == name), None)
         if timer is None:
             return False
-        timer.call(func.TimerRequest(past_due=past_due))
+        # func.TimerRequest is the abstract type; the worker passes this concrete one.
+        timer.call(TimerRequest(past_due=past_due))
         return True

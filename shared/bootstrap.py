@@ -10,11 +10,16 @@ from datetime import timedelta
 from functools import cached_property, lru_cache
 
 from shared.accounts import Accounts
+from shared.calls import Calls
 from shared.config import Settings, get_settings
 from shared.ledger import Ledger
-from shared.records import ACCOUNTS_TABLE, IDENTITIES_TABLE, SESSIONS_TABLE
+from shared.payments import Payments
+from shared.pricing import Pricing
+from shared.records import ACCOUNTS_TABLE, IDENTITIES_TABLE, PAYMENTS_TABLE, SESSIONS_TABLE
 from shared.sessions import Sessions
+from shared.stripe_gateway import StripeGateway
 from shared.table_store import TableStore
+from shared.twilio_calls_api import TwilioCallsApi
 
 
 class Services:
@@ -37,6 +42,39 @@ class Services:
     def sessions(self) -> Sessions:
         return Sessions(
             self.store.table(SESSIONS_TABLE), timedelta(seconds=self.settings.session_ttl_seconds)
+        )
+
+    @cached_property
+    def pricing(self) -> Pricing:
+        return Pricing.from_settings(self.settings.calling)
+
+    @cached_property
+    def calls(self) -> Calls:
+        return Calls(
+            self.store.table(ACCOUNTS_TABLE),
+            self.ledger,
+            self.settings.currency,
+            timedelta(seconds=self.settings.calling.reconcile_margin_seconds),
+        )
+
+    @cached_property
+    def twilio_calls_api(self) -> TwilioCallsApi:
+        return TwilioCallsApi(self.settings.twilio)
+
+    @cached_property
+    def stripe_gateway(self) -> StripeGateway:
+        return StripeGateway(self.settings.stripe)
+
+    @cached_property
+    def payments(self) -> Payments:
+        return Payments(
+            ledger=self.ledger,
+            accounts=self.store.table(ACCOUNTS_TABLE),
+            owners=self.store.table(PAYMENTS_TABLE),
+            provider=self.stripe_gateway,
+            packs=self.settings.credit_packs,
+            currency=self.settings.currency,
+            public_base_url=self.settings.public_base_url,
         )
 
 

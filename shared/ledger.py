@@ -34,6 +34,10 @@ from shared.table_store import Insert, Op, Page, Replace, Row, RowChanged, RowEx
 
 Details = Mapping[str, str | int]
 
+# An account flag, kept on the balance row: a payment is disputed, so no new calls until the
+# dispute closes. Set and cleared in the same write as the dispute's ledger entries.
+FLAG_PAYMENT_DISPUTED = "payment_disputed"
+
 
 class EntryKind(StrEnum):
     """Why the balance changed: one reason code per entry."""

@@ -59,3 +59,31 @@ def payment_key(payment_id: str) -> str:
     if not is_valid_entry_id(payment_id):
         raise ValueError(f"payment id {payment_id!r} has characters a RowKey cannot hold")
     return PAYMENT_PREFIX + payment_id
+
+
+# The call history: one row per call, a copy of its call row under a key that sorts newest
+# first (like the ledger's journal), so that listing is one ranged query, page by page.
+CALL_HISTORY_PREFIX = "callhistory:"
+
+
+def call_history_key(started_at_micros: int, call_sid: str) -> str:
+    """Newest first: the start time (µs since the epoch) is inverted; the sid breaks ties."""
+    if not is_valid_entry_id(call_sid):
+        raise ValueError(f"call id {call_sid!r} has characters a RowKey cannot hold")
+    return f"{CALL_HISTORY_PREFIX}{_MAX_SEQ - started_at_micros:0{_SEQ_DIGITS}d}:{call_sid}"
+
+
+# Checkout Sessions started by the user (checkout:cs_…), so the success page can read the
+# outcome from our own rows; the payment itself is the payment:pi_… row.
+CHECKOUT_PREFIX = "checkout:"
+
+# Who paid with which PaymentIntent (PartitionKey = the pi_… id), so that a refund or a dispute
+# finds the account from our own records before asking Stripe.
+PAYMENTS_TABLE = "payments"
+PAYMENT_OWNER_KEY = "owner"
+
+
+def checkout_key(session_id: str) -> str:
+    if not is_valid_entry_id(session_id):
+        raise ValueError(f"checkout id {session_id!r} has characters a RowKey cannot hold")
+    return CHECKOUT_PREFIX + session_id

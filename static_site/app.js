@@ -2,6 +2,10 @@ import { api, ApiError } from "/api.js";
 
 const $ = (id) => document.getElementById(id);
 let ledgerContinuation = null;
+// One per page view: a double-clicked "Buy" sends it twice and gets the same Checkout.
+const checkoutNonce = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) =>
+  b.toString(16).padStart(2, "0"),
+).join("");
 
 function showError(error) {
   $("error").textContent = error instanceof ApiError ? error.message : "Something went wrong.";
@@ -63,6 +67,67 @@ async function showAccount() {
   await loadLedger();
 }
 
+function renderPacks(packs) {
+  const buttons = packs.map((pack) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.pack = pack.id;
+    button.textContent =
+      pack.credit === pack.price ? `Buy ${pack.price}` : `Buy ${pack.credit} for ${pack.price}`;
+    button.addEventListener("click", () => buy(pack.id));
+    return button;
+  });
+  $("packs").replaceChildren(...buttons);
+}
+
+async function buy(packId) {
+  clearError();
+  try {
+    const checkout = await api("checkout", {
+      method: "POST",
+      body: { pack: packId, nonce: checkoutNonce },
+    });
+    window.location.assign(checkout.url);
+  } catch (error) {
+    showError(error);
+  }
+}
+
+function showCheckoutStatus(text) {
+  $("checkout-status").textContent = text;
+  $("checkout-status").hidden = false;
+}
+
+// Back from Checkout: only the webhook credits, so wait briefly for it to arrive.
+async function followCheckout() {
+  const returned = new URLSearchParams(window.location.search).get("checkout");
+  if (!returned) return;
+  window.history.replaceState(null, "", window.location.pathname);
+  if (returned === "cancelled") {
+    showCheckoutStatus("Checkout cancelled: nothing was charged.");
+    return;
+  }
+  const messages = {
+    paid: (c) => `Payment received: ${c.credit} added to your balance.`,
+    failed: () => "The payment failed: nothing was added.",
+    refunded: () => "This payment was refunded.",
+    partially_refunded: () => "This payment was partly refunded.",
+    disputed: () => "This payment is disputed.",
+  };
+  for (let attempt = 0; attempt < 30; attempt += 1) {
+    const checkout = await api(`checkout/${encodeURIComponent(returned)}`);
+    if (!["open", "pending"].includes(checkout.status)) {
+      const message = messages[checkout.status];
+      showCheckoutStatus(message ? message(checkout) : `Payment status: ${checkout.status}.`);
+      await showAccount();
+      return;
+    }
+    showCheckoutStatus("Waiting for the payment to be confirmed…");
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  showCheckoutStatus("The payment is still being confirmed; your balance updates when it is.");
+}
+
 async function showSignIn(config) {
   $("signed-in").hidden = true;
   $("signed-out").hidden = false;
@@ -76,8 +141,10 @@ async function start() {
     $("mode").textContent = "Sandbox: no real calls, no real money.";
     $("mode").hidden = false;
   }
+  renderPacks(config.credit_packs);
   try {
     await showAccount();
+    await followCheckout();
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) await showSignIn(config);
     else showError(error);

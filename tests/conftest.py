@@ -107,3 +107,34 @@ def fund(table_store: TableStore) -> Callable[[str, int], None]:
         ledger.post(user_id, f"test-credit-{uuid.uuid4().hex}", micros, EntryKind.ADJUSTMENT)
 
     return give
+
+
+class StripeWebhooks:
+    """Stripe's side of the webhook, holding nothing but the webhook secret of the sample
+    settings: signs and delivers events, and drives the payments sandbox."""
+
+    SECRET = "whsec_sandbox"
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.http = requests.Session()
+
+    def deliver(
+        self, event: dict[str, Any], *, secret: str = SECRET, timestamp: int | None = None
+    ) -> requests.Response:
+        from local_host.sandbox.stripe_signing import deliver
+
+        return deliver(self.base_url, secret, event, timestamp=timestamp, http=self.http)
+
+    def sandbox(self, kind: str, **body: Any) -> dict[str, Any]:
+        """Runs a payments-sandbox action (pay, refund, dispute…) and returns its events."""
+        response = self.http.post(
+            f"{self.base_url}/sandbox/stripe/_events/{kind}", json=body, timeout=30
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest.fixture
+def stripe_webhooks(host: LocalHost) -> StripeWebhooks:
+    return StripeWebhooks(host.base_url)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import IO
 
 import requests
 
@@ -17,13 +19,15 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE_SETTINGS = REPO / "local.settings.sample.json"
 
 
-def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    """Polls url until it answers (any status below 500 or a 503 from a host that is up)."""
+def wait_until_healthy(
+    url: str, process: subprocess.Popen[bytes], output: Callable[[], str], timeout: float = 60.0
+) -> None:
+    """Polls url until the server answers at all (a 503 from a host whose storage is down
+    is an answer: the host is up)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise RuntimeError(f"the local host exited at start-up:\n{output.decode()[-2000:]}")
+            raise RuntimeError(f"the local host exited at start-up:\n{output()[-2000:]}")
         try:
             requests.get(url, timeout=2)
             return
@@ -53,8 +57,11 @@ class LocalHost:
         )
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
+        self.log: IO[bytes]
 
     def start(self) -> LocalHost:
+        # A file, not a pipe: a pipe nobody reads fills up and then blocks the host's logging.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the host
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -68,11 +75,15 @@ class LocalHost:
             ],
             cwd=REPO,
             env=self.env,
-            stdout=subprocess.PIPE,
+            stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        wait_until_healthy(f"{self.base_url}/api/health", self.process)
+        wait_until_healthy(f"{self.base_url}/api/health", self.process, self.output)
         return self
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def stop(self) -> str:
         """Stops the host and returns what it printed (tests read its log)."""
@@ -80,9 +91,11 @@ class LocalHost:
             return ""
         self.process.terminate()
         try:
-            output, _ = self.process.communicate(timeout=15)
+            self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            output, _ = self.process.communicate()
+            self.process.wait()
         self.process = None
-        return output.decode(errors="replace")
+        output = self.output()
+        self.log.close()
+        return output

@@ -1,0 +1,62 @@
+"""Twilio's reports about a dialled call: POST /api/call-status (the <Number> status
+callbacks) and POST /api/call-status/dial-action (the <Dial action>, when the dial ends).
+
+Both URLs carry ?user=…&call=… (the parent CallSid), put there by /api/voice and signed by
+Twilio with the rest of the URL. A report about a call we do not know is answered 200, so that
+Twilio does not retry it forever; a storage fault is a 503, so that it does.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import azure.functions as func
+
+from functions._edge import endpoint, services, twilio_webhook, twiml_response
+from shared.call_lifecycle import StatusReport, dial_action_report, status_callback_report
+from shared.calls import ReportEffect
+from shared.records import is_valid_entry_id
+from shared.twiml import empty, hang_up
+
+bp = func.Blueprint()
+logger = logging.getLogger("ownnumber.call_status")
+
+
+@bp.route(route="call-status", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint
+def call_status(req: func.HttpRequest) -> func.HttpResponse:
+    form = twilio_webhook(req)
+    report = status_callback_report(form, datetime.now(UTC))
+    parent = form.get("ParentCallSid")
+    _apply(req, report, same_call=lambda call: parent in (None, call))
+    return twiml_response(empty())
+
+
+@bp.route(route="call-status/dial-action", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint
+def dial_action(req: func.HttpRequest) -> func.HttpResponse:
+    form = twilio_webhook(req)
+    report = dial_action_report(form, datetime.now(UTC))
+    if report is not None:
+        _apply(req, report, same_call=lambda call: form.get("CallSid") == call)
+    # The dial is over; so is the browser's call.
+    return twiml_response(hang_up())
+
+
+def _apply(req: func.HttpRequest, report: StatusReport, same_call: Callable[[str], bool]) -> None:
+    user_id, call_sid = req.params.get("user", ""), req.params.get("call", "")
+    if not (is_valid_entry_id(user_id) and is_valid_entry_id(call_sid) and same_call(call_sid)):
+        logger.warning("Ignored a %s report for no call of ours", report.source.value)
+        return
+    result = services().calls.report(user_id, call_sid, report)
+    if result.effect is ReportEffect.UNKNOWN_CALL:
+        logger.warning("Ignored a %s report for unknown call %s", report.source.value, call_sid)
+    else:
+        logger.info(
+            "Call %s: %s %s (%s)%s",
+            call_sid,
+            report.status,
+            result.effect.value,
+            report.source.value,
+            f": {result.why}" if result.why else "",
+        )

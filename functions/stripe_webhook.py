@@ -1,0 +1,21 @@
+"""POST /api/stripe/webhook: Stripe's signed events, applied to the ledger exactly once.
+
+A forged or stale signature is a 400 and changes nothing; storage trouble is a 503, which
+Stripe redelivers; an event about no account of ours is a 200, so it is not redelivered.
+"""
+
+import azure.functions as func
+
+from functions._edge import endpoint, json_response, services
+
+bp = func.Blueprint()
+
+
+@bp.route(route="stripe/webhook", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint
+def stripe_webhook(req: func.HttpRequest) -> func.HttpResponse:
+    deps = services()
+    # The signature covers the exact bytes Stripe sent: verify before any parsing.
+    event = deps.stripe_gateway.verify_event(req.get_body(), req.headers.get("stripe-signature"))
+    outcome = deps.payments.apply(event)
+    return json_response({"received": True, "outcome": outcome.value})

@@ -1,0 +1,35 @@
+"""POST /api/token: the signed-in browser's Twilio access token for placing calls."""
+
+import azure.functions as func
+
+from functions._edge import (
+    endpoint,
+    json_response,
+    read_json,
+    require_same_origin,
+    require_session,
+    services,
+)
+from shared.voice_token import mint_voice_token, token_ttl
+
+bp = func.Blueprint()
+
+
+@bp.route(route="token", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint
+def token(req: func.HttpRequest) -> func.HttpResponse:
+    require_same_origin(req)
+    session = require_session(req)
+    settings = services().settings
+    # The body is optional: {"ttl": seconds} asks for another lifetime than the default.
+    body = read_json(req) if (req.get_body() or b"").strip() else {}
+    ttl = token_ttl(body.get("ttl"), settings.calling.token_ttl_seconds)
+    minted = mint_voice_token(settings.twilio, session.user_id, ttl)
+    return json_response(
+        {
+            "token": minted.token,
+            "identity": minted.identity,
+            "expires_at": minted.expires_at.isoformat(),
+            "ttl_seconds": ttl,
+        }
+    )

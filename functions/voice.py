@@ -1,0 +1,70 @@
+"""POST /api/voice: Twilio asks what to do with a call the browser placed (the TwiML App's
+voice URL). We answer a <Dial> bounded by what the balance pays for, or say why not."""
+
+import logging
+from urllib.parse import urlencode
+
+import azure.functions as func
+
+from functions._edge import endpoint, services, twilio_webhook, twiml_response
+from shared.destination_policy import DestinationRefused
+from shared.errors import InvalidInput
+from shared.pricing import CallRefused
+from shared.records import is_valid_entry_id
+from shared.twilio_signature import public_url
+from shared.twiml import DialPlan, dial, refuse
+
+bp = func.Blueprint()
+logger = logging.getLogger("ownnumber.voice")
+
+STATUS_CALLBACK_PATH = "/api/call-status"
+DIAL_ACTION_PATH = "/api/call-status/dial-action"
+_CLIENT_PREFIX = "client:"
+
+
+@bp.route(route="voice", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint
+def voice(req: func.HttpRequest) -> func.HttpResponse:
+    form = twilio_webhook(req)
+    deps = services()
+    settings = deps.settings
+    call_sid = form.get("CallSid", "")
+    if not is_valid_entry_id(call_sid):
+        raise InvalidInput("The field CallSid is missing or malformed.")
+    application = form.get("ApplicationSid")
+    caller = form.get("From", "")
+    user_id = caller.removeprefix(_CLIENT_PREFIX)
+    if (
+        not caller.startswith(_CLIENT_PREFIX)
+        or not is_valid_entry_id(user_id)
+        or (application is not None and application != settings.twilio.twiml_app_sid)
+    ):
+        # A phone calling in, or another app of the account: OwnNumber only places calls
+        # for its own signed-in browsers.
+        logger.info("Refused call %s: not from an OwnNumber browser", call_sid)
+        return twiml_response(refuse("OwnNumber calls can only be made from the OwnNumber app."))
+    try:
+        priced = deps.pricing.price(form.get("To", ""))
+        placement = deps.calls.place(user_id, call_sid, priced)
+    except (DestinationRefused, CallRefused) as refusal:
+        # The reason names the dialled number: it is said to the caller, never logged.
+        logger.info("Refused call %s: %s", call_sid, refusal.code)
+        return twiml_response(refuse(refusal.reason))
+    record = placement.record
+    # Twilio signs these URLs with their query, so the callbacks can trust whose call it is.
+    query = urlencode({"user": user_id, "call": call_sid})
+    plan = DialPlan(
+        to_e164=record.to,
+        caller_id=settings.twilio.caller_id,
+        time_limit_seconds=record.max_seconds,
+        action_url=public_url(settings.public_base_url, DIAL_ACTION_PATH, query),
+        status_callback_url=public_url(settings.public_base_url, STATUS_CALLBACK_PATH, query),
+    )
+    logger.info(
+        "Dialling call %s to %s for at most %s s%s",
+        call_sid,
+        record.country or "a non-geographic number",
+        record.max_seconds,
+        " (retried webhook)" if placement.replayed else "",
+    )
+    return twiml_response(dial(plan))

@@ -1,0 +1,320 @@
+"""Calls in storage: placing the single active-call hold, following Twilio's reports, and
+settling each call exactly once, in the user's partition of the accounts table.
+
+- Placing a call is one transaction: the hold, the call row, its history row, and the balance
+  row rewritten unchanged with If-Match, so that the time limit was computed from the balance
+  as it still is when the call is recorded (a refund landing meanwhile makes it re-read).
+- Settling is one ledger post keyed by the dialled leg's CallSid (Ledger.post with `also=`):
+  the debit, the final call row and history row, and the released hold. A second final report
+  finds the call settled, or loses the race on the ledger entry; either way nothing changes.
+
+The decisions themselves are in shared.call_lifecycle.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from shared.call_lifecycle import (
+    CallRecord,
+    Hold,
+    Outcome,
+    StatusReport,
+    Step,
+    apply_report,
+    reconciliation_report,
+)
+from shared.ledger import Balance, EntryKind, Ledger, PostStatus, balance_from_row
+from shared.pricing import CallRefused, PricedDestination, affordable_seconds
+from shared.records import (
+    BALANCE_KEY,
+    CALL_HISTORY_PREFIX,
+    HOLD_KEY,
+    call_history_key,
+    call_key,
+)
+from shared.table_store import (
+    Insert,
+    Op,
+    Remove,
+    Replace,
+    RowChanged,
+    RowExists,
+    StorageUnavailable,
+    Table,
+)
+from shared.twilio_calls_api import CallsApi, TwilioApiUnavailable
+
+logger = logging.getLogger("ownnumber.calls")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class AnotherCallActive(CallRefused):
+    code = "call_in_progress"
+
+
+class CallAlreadyEnded(CallRefused):
+    code = "call_ended"
+
+
+class CallsBusy(Exception):
+    """The call's rows kept changing under every attempt; the caller should retry."""
+
+
+class ReportEffect(StrEnum):
+    UNKNOWN_CALL = "unknown_call"
+    IGNORED = "ignored"
+    UPDATED = "updated"
+    SETTLED = "settled"
+    ALREADY_SETTLED = "already_settled"
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    effect: ReportEffect
+    record: CallRecord | None = None
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Placement:
+    record: CallRecord
+    # True when Twilio asked again about a call already placed (a retried webhook).
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class CallsPage:
+    calls: list[CallRecord]
+    continuation: str | None
+
+
+@dataclass(frozen=True)
+class ReconcileSummary:
+    overdue: int = 0
+    settled: int = 0
+    waiting: int = 0
+    failed: int = 0
+
+
+class _Reconsider(Exception):
+    """The call changed between deciding and writing: read it again and decide again."""
+
+
+@dataclass
+class Calls:
+    accounts: Table
+    ledger: Ledger
+    currency: str
+    reconcile_margin: timedelta
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    max_attempts: int = 30
+
+    def get(self, user_id: str, call_sid: str) -> CallRecord | None:
+        row = self.accounts.get(user_id, call_key(call_sid))
+        return CallRecord.from_row(row) if row else None
+
+    def place(self, user_id: str, call_sid: str, priced: PricedDestination) -> Placement:
+        """Record the call and take the user's hold, or raise the CallRefused saying why not."""
+        key = call_key(call_sid)
+        for attempt in range(self.max_attempts):
+            existing = self.accounts.get(user_id, key)
+            if existing is not None:
+                record = CallRecord.from_row(existing)
+                if record.is_final:
+                    raise CallAlreadyEnded("This call has already ended.")
+                return Placement(record, replayed=True)
+            balance_row = self.accounts.get(user_id, BALANCE_KEY)
+            max_seconds = affordable_seconds(
+                balance_from_row(balance_row), priced.rate, self.currency
+            )
+            assert balance_row is not None  # no balance row is a zero balance: refused above
+            now = self.clock()
+            hold_op = self._hold_op(user_id, Hold(call_sid, now, max_seconds), now)
+            record = CallRecord(
+                call_sid=call_sid,
+                user_id=user_id,
+                to=priced.destination.e164,
+                country=priced.destination.country,
+                rate=priced.rate,
+                max_seconds=max_seconds,
+                started_at=now,
+                history_key=call_history_key((now - _EPOCH) // timedelta(microseconds=1), call_sid),
+            )
+            data = record.to_data()
+            try:
+                self.accounts.commit(
+                    user_id,
+                    [
+                        hold_op,
+                        Insert(key, data),
+                        Insert(record.history_key, data),
+                        Replace(BALANCE_KEY, dict(balance_row.data), balance_row.etag),
+                    ],
+                )
+                return Placement(record)
+            except (RowExists, RowChanged):
+                _back_off(attempt)  # a racing call, report or post: look again
+        raise CallsBusy(f"account {user_id} stayed busy while placing a call")
+
+    def _hold_op(self, user_id: str, hold: Hold, now: datetime) -> Op:
+        row = self.accounts.get(user_id, HOLD_KEY)
+        if row is None:
+            return Insert(HOLD_KEY, hold.to_data())
+        current = Hold.from_row(row)
+        if not current.is_stale(now, self.reconcile_margin):
+            raise AnotherCallActive(
+                "You already have a call in progress; hang it up before starting another."
+            )
+        # Reconciliation could not settle that call for hours: let the user call again, and
+        # leave the unsettled call for an operator (its row still says what is known).
+        logger.error(
+            "Replacing the stale hold of call %s, which was never settled", current.call_sid
+        )
+        return Replace(HOLD_KEY, hold.to_data(), row.etag)
+
+    def report(self, user_id: str, call_sid: str, report: StatusReport) -> ReportResult:
+        """Apply one report about the call `call_sid` (the parent CallSid) of this user."""
+        key = call_key(call_sid)
+        for attempt in range(self.max_attempts):
+            row = self.accounts.get(user_id, key)
+            if row is None:
+                return ReportResult(ReportEffect.UNKNOWN_CALL)
+            outcome = apply_report(CallRecord.from_row(row), report)
+            try:
+                if outcome.step is Step.UPDATE:
+                    data = outcome.record.to_data()
+                    self.accounts.commit(
+                        user_id,
+                        [Replace(key, data, row.etag), Replace(outcome.record.history_key, data)],
+                    )
+                    return ReportResult(ReportEffect.UPDATED, outcome.record)
+                if outcome.step is Step.SETTLE:
+                    return self._settle(user_id, report, outcome)
+            except (_Reconsider, RowChanged):
+                _back_off(attempt)
+                continue
+            effect = (
+                ReportEffect.ALREADY_SETTLED
+                if outcome.step is Step.ALREADY_SETTLED
+                else ReportEffect.IGNORED
+            )
+            return ReportResult(effect, outcome.record, outcome.why)
+        raise CallsBusy(f"call {call_sid} stayed busy")
+
+    def _settle(self, user_id: str, report: StatusReport, decided: Outcome) -> ReportResult:
+        settled = decided.record
+        key = call_key(settled.call_sid)
+
+        def settlement_ops(_: Balance | None = None) -> list[Op]:
+            # Called again on every attempt of the post: the rows it conditions on are re-read,
+            # and a call settled meanwhile (or changed in what it owes) stops the post.
+            row = self.accounts.get(user_id, key)
+            again = apply_report(CallRecord.from_row(row), report) if row else None
+            if again is None or again.step is not Step.SETTLE:
+                raise _Reconsider
+            final = again.record
+            if (final.child_sid, final.charge_micros) != (settled.child_sid, settled.charge_micros):
+                raise _Reconsider
+            data = final.to_data()
+            ops: list[Op] = [Replace(key, data, row.etag), Replace(final.history_key, data)]
+            hold = self.accounts.get(user_id, HOLD_KEY)
+            if hold is not None and hold.text("call_sid") == final.call_sid:
+                ops.append(Remove(HOLD_KEY, hold.etag))
+            return ops
+
+        if settled.child_sid:
+            posted = self.ledger.post(
+                user_id,
+                settled.child_sid,
+                -settled.charge_micros,
+                EntryKind.CALL_CHARGE,
+                _charge_details(settled),
+                also=settlement_ops,
+            )
+            if posted.status is PostStatus.ALREADY_APPLIED:
+                return ReportResult(ReportEffect.ALREADY_SETTLED, settled)
+        else:
+            # No leg was dialled, so there is nothing to bill: the call and its hold alone.
+            self.accounts.commit(user_id, settlement_ops())
+        logger.info(
+            "Settled call %s (%s, %s s billed, %s micros) from %s",
+            settled.call_sid,
+            settled.status,
+            settled.billed_seconds,
+            settled.charge_micros,
+            report.source.value,
+        )
+        return ReportResult(ReportEffect.SETTLED, settled)
+
+    def history(self, user_id: str, limit: int, continuation: str | None = None) -> CallsPage:
+        """The user's calls, newest first, one page."""
+        page = self.accounts.page(user_id, CALL_HISTORY_PREFIX, limit, continuation)
+        return CallsPage([CallRecord.from_row(row) for row in page.rows], page.continuation)
+
+    def reconcile(self, api: CallsApi) -> ReconcileSummary:
+        """Settle, from Twilio's own records, the calls whose hold outlived their time limit."""
+        now = self.clock()
+        overdue = settled = waiting = failed = 0
+        for user_id, row in self.accounts.scan(HOLD_KEY):
+            hold = Hold.from_row(row)
+            if not hold.is_overdue(now, self.reconcile_margin):
+                continue
+            overdue += 1
+            try:
+                if self._reconcile_one(api, user_id, hold, row.etag, now):
+                    settled += 1
+                else:
+                    waiting += 1
+            except (TwilioApiUnavailable, StorageUnavailable, CallsBusy) as error:
+                failed += 1
+                logger.warning("Could not reconcile call %s: %s", hold.call_sid, error)
+        return ReconcileSummary(overdue, settled, waiting, failed)
+
+    def _reconcile_one(
+        self, api: CallsApi, user_id: str, hold: Hold, hold_etag: str, now: datetime
+    ) -> bool:
+        record = self.get(user_id, hold.call_sid) if hold.call_sid else None
+        if record is None or record.is_final:
+            # Holds are released with their call's settlement, so this one lost its call.
+            logger.error("Releasing the hold of call %s, which has no open call", hold.call_sid)
+            try:
+                self.accounts.commit(user_id, [Remove(HOLD_KEY, hold_etag)])
+            except RowChanged:
+                pass  # released or replaced meanwhile
+            return True
+        parent = api.fetch(record.call_sid)
+        children = api.children(record.call_sid) if parent is not None else []
+        report = reconciliation_report(record, parent, children, now)
+        if report is None:
+            logger.warning("Call %s is overdue but Twilio cannot settle it yet", record.call_sid)
+            return False
+        result = self.report(user_id, record.call_sid, report)
+        return result.effect in (ReportEffect.SETTLED, ReportEffect.ALREADY_SETTLED)
+
+
+def _charge_details(record: CallRecord) -> dict[str, str | int]:
+    # What the ledger shows of a call; the dialled number stays in the call row, which the
+    # privacy rules can erase, while the ledger is kept for accounting.
+    return {
+        "call_sid": record.call_sid,
+        "status": record.status,
+        "country": record.country,
+        "destination": record.description,
+        "duration_seconds": record.duration_seconds,
+        "billed_seconds": record.billed_seconds,
+        "per_minute_micros": record.rate.per_minute_micros,
+        "increments": record.rate.increments,
+    }
+
+
+def _back_off(attempt: int) -> None:
+    # Jittered, so that racing reports of one call stop colliding in lock-step.
+    time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))

@@ -1,0 +1,30 @@
+"""The port to Stripe: what the payments service asks of it, and the two ways asking fails."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from shared.checkout_requests import CheckoutRequest, CheckoutSession
+from shared.stripe_events import PaymentIntentInfo, Reversal
+
+
+class PaymentProviderUnavailable(Exception):
+    """Stripe could not be reached or failed; the caller (or Stripe's redelivery) retries."""
+
+
+class PaymentProviderRefused(Exception):
+    """Stripe refused a request as invalid (a bug or a misconfiguration on our side)."""
+
+
+class PaymentProvider(ABC):
+    """What Payments needs from Stripe; shared/stripe_gateway.py is the real one."""
+
+    @abstractmethod
+    def create_checkout(self, request: CheckoutRequest) -> CheckoutSession: ...
+
+    @abstractmethod
+    def payment_intent(self, payment_intent_id: str) -> PaymentIntentInfo | None:
+        """None when Stripe does not know the id."""
+
+    @abstractmethod
+    def refunds_of_charge(self, charge_id: str) -> list[Reversal]: ...

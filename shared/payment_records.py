@@ -1,0 +1,188 @@
+"""What we keep of each payment and each checkout, and how those records map to table rows.
+
+A payment's record (payment:pi_…) is what the receipt and the account's history show: Stripe
+references, amounts, status, and the card's brand and last four digits, never a card number.
+A checkout's record (checkout:cs_…) lets the success page read how it went from our rows only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+from shared.money import minor_to_micros
+from shared.records import PAYMENT_PREFIX
+from shared.stripe_events import DISPUTE_LOST, DISPUTE_OPEN, DISPUTE_WON, Card, Purchase
+from shared.table_store import Row, Value
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    FAILED = "failed"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    DISPUTED = "disputed"
+    DISPUTE_LOST = "dispute_lost"
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    """One payment (PaymentIntent), as the receipt and the account's history show it."""
+
+    payment_intent_id: str
+    session_id: str = ""
+    charge_id: str = ""
+    pack: str = ""
+    amount_minor: int = 0
+    currency: str = ""
+    credit_micros: int = 0
+    paid: bool = False
+    failed: bool = False
+    refunded_minor: int = 0
+    dispute_id: str = ""
+    dispute_status: str = ""
+    card_brand: str = ""
+    card_last4: str = ""
+    created_at: datetime | None = None
+
+    @property
+    def status(self) -> PaymentStatus:
+        if self.dispute_status == DISPUTE_OPEN:
+            return PaymentStatus.DISPUTED
+        if self.refunded_minor > 0 and self.refunded_minor >= self.amount_minor:
+            return PaymentStatus.REFUNDED
+        if self.refunded_minor > 0:
+            return PaymentStatus.PARTIALLY_REFUNDED
+        if self.dispute_status == DISPUTE_LOST:
+            return PaymentStatus.DISPUTE_LOST
+        if self.paid:
+            return PaymentStatus.PAID
+        if self.failed:
+            return PaymentStatus.FAILED
+        return PaymentStatus.PENDING
+
+    @property
+    def card(self) -> Card | None:
+        return Card(self.card_brand, self.card_last4) if self.card_last4 else None
+
+    def with_purchase(self, purchase: Purchase) -> PaymentRecord:
+        return replace(
+            self,
+            pack=purchase.pack,
+            amount_minor=purchase.amount_minor,
+            currency=purchase.currency,
+            credit_micros=purchase.credit_micros,
+        )
+
+    def with_charge(self, charge_id: str, card: Card | None) -> PaymentRecord:
+        record = replace(self, charge_id=charge_id or self.charge_id)
+        if card is not None:
+            record = replace(record, card_brand=card.brand, card_last4=card.last4)
+        return record
+
+    def with_dispute(self, dispute_id: str, status: str) -> PaymentRecord:
+        # A dispute only moves forward: a late "created" never reopens a closed one.
+        if (
+            self.dispute_id == dispute_id
+            and self.dispute_status in (DISPUTE_WON, DISPUTE_LOST)
+            and status == DISPUTE_OPEN
+        ):
+            return self
+        return replace(self, dispute_id=dispute_id, dispute_status=status)
+
+    def purchase(self, user_id: str) -> Purchase | None:
+        if self.credit_micros <= 0 or self.amount_minor <= 0 or not self.currency:
+            return None
+        return Purchase(user_id, self.pack, self.credit_micros, self.amount_minor, self.currency)
+
+
+@dataclass(frozen=True)
+class CheckoutRecord:
+    session_id: str
+    pack: str
+    amount_minor: int
+    currency: str
+    credit_micros: int
+    payment_intent_id: str = ""
+
+
+@dataclass(frozen=True)
+class CheckoutView:
+    """The success page's answer, read from our own rows only."""
+
+    checkout: CheckoutRecord
+    payment: PaymentRecord | None
+
+    @property
+    def status(self) -> str:
+        return self.payment.status.value if self.payment else "open"
+
+
+def payment_data(record: PaymentRecord, now: datetime) -> dict[str, Value]:
+    return {
+        "session_id": record.session_id,
+        "payment_intent_id": record.payment_intent_id,
+        "charge_id": record.charge_id,
+        "pack": record.pack,
+        "amount_minor": record.amount_minor,
+        "amount_micros": minor_to_micros(record.amount_minor, record.currency or "USD"),
+        "currency": record.currency,
+        "credit_micros": record.credit_micros,
+        "paid": record.paid,
+        "failed": record.failed,
+        "refunded_minor": record.refunded_minor,
+        "dispute_id": record.dispute_id,
+        "dispute_status": record.dispute_status,
+        "status": record.status.value,
+        "card_brand": record.card_brand,
+        "card_last4": record.card_last4,
+        "created_at": record.created_at or now,
+        "updated_at": now,
+    }
+
+
+def payment_from_row(row: Row) -> PaymentRecord:
+    created = row.get("created_at")
+    return PaymentRecord(
+        payment_intent_id=row.text("payment_intent_id") or row.key.removeprefix(PAYMENT_PREFIX),
+        session_id=row.text("session_id"),
+        charge_id=row.text("charge_id"),
+        pack=row.text("pack"),
+        amount_minor=row.integer("amount_minor"),
+        currency=row.text("currency"),
+        credit_micros=row.integer("credit_micros"),
+        paid=row.get("paid") is True,
+        failed=row.get("failed") is True,
+        refunded_minor=row.integer("refunded_minor"),
+        dispute_id=row.text("dispute_id"),
+        dispute_status=row.text("dispute_status"),
+        card_brand=row.text("card_brand"),
+        card_last4=row.text("card_last4"),
+        created_at=created if isinstance(created, datetime) else None,
+    )
+
+
+def checkout_data(record: CheckoutRecord, created_at: datetime, now: datetime) -> dict[str, Value]:
+    return {
+        "session_id": record.session_id,
+        "pack": record.pack,
+        "amount_minor": record.amount_minor,
+        "currency": record.currency,
+        "credit_micros": record.credit_micros,
+        "payment_intent_id": record.payment_intent_id,
+        "created_at": created_at,
+        "updated_at": now,
+    }
+
+
+def checkout_from_row(row: Row) -> CheckoutRecord:
+    return CheckoutRecord(
+        session_id=row.text("session_id"),
+        pack=row.text("pack"),
+        amount_minor=row.integer("amount_minor"),
+        currency=row.text("currency"),
+        credit_micros=row.integer("credit_micros"),
+        payment_intent_id=row.text("payment_intent_id"),
+    )

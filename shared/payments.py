@@ -1,0 +1,497 @@
+"""Credit bought through Stripe: verified events applied to the ledger exactly once.
+
+Every change of balance is a ledger entry keyed by a Stripe id, so a redelivered event fails
+the entry's "create" and changes nothing, whatever the order events arrive in:
+
+- a purchase is credited under its PaymentIntent id (pi_…). Checkout's completion events name
+  it, and so does every charge, refund and dispute, so each of them can find the credit;
+- a refund is debited under the refund id (re_…), the refunded share of the credit; a refund
+  that fails later is credited back under "re_…:reversed";
+- a dispute is debited under the dispute id (du_…), the disputed share, and the account is
+  flagged in the same write; a won dispute is credited back under "du_…:won"; either outcome
+  clears the flag (unless another payment is still disputed).
+
+A refund or dispute finds the user and the pack's credit from our own records when the
+purchase was already seen, and otherwise from the PaymentIntent's metadata, which
+`/api/checkout` set ({user_id, pack, credit_micros}). So a refund that arrives before its
+purchase still debits the right account, and the later credit makes the balance right.
+
+Each payment also has a record (payment:pi_…) in the user's partition, written in the same
+transaction as its ledger entries: Stripe references, amounts, status, and the card's brand
+and last four digits for the receipt, never a card number.
+
+The service also starts checkouts and answers their status. Its neighbours: what each event
+means, shared/stripe_events.py; the records and their rows, shared/payment_records.py; what a
+checkout asks Stripe for, shared/checkout_requests.py; the port to Stripe,
+shared/payment_provider.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from shared.checkout_requests import (
+    CheckoutSession,
+    PurchasesPaused,
+    check_nonce,
+    checkout_request,
+    offered_pack,
+)
+from shared.config import CreditPack
+from shared.errors import NotFound
+from shared.ledger import (
+    FLAG_PAYMENT_DISPUTED,
+    EntryKind,
+    Ledger,
+    LedgerBusy,
+    PostResult,
+    PostStatus,
+)
+from shared.payment_provider import PaymentProvider, PaymentProviderUnavailable
+from shared.payment_records import (
+    CheckoutRecord,
+    CheckoutView,
+    PaymentRecord,
+    checkout_data,
+    checkout_from_row,
+    payment_data,
+    payment_from_row,
+)
+from shared.records import (
+    PAYMENT_OWNER_KEY,
+    PAYMENT_PREFIX,
+    PROFILE_KEY,
+    checkout_key,
+    is_valid_entry_id,
+    payment_key,
+)
+from shared.stripe_events import (
+    DISPUTE_OPEN,
+    DISPUTE_WON,
+    ApplyDispute,
+    ApplyRefunds,
+    Card,
+    CreditPurchase,
+    Ignore,
+    Purchase,
+    RecordPayment,
+    Reversal,
+    SessionFacts,
+    StripeEvent,
+    interpret,
+)
+from shared.table_store import Insert, Op, Replace, Row, RowChanged, RowExists, Table, Value
+
+logger = logging.getLogger("ownnumber.payments")
+
+# Stripe's statuses of a refund whose money never left.
+_REFUND_UNDONE = frozenset(["failed", "canceled"])
+
+
+class Outcome(StrEnum):
+    """What applying one webhook event did; the webhook answers it to Stripe."""
+
+    APPLIED = "applied"  # money moved
+    RECORDED = "recorded"  # a payment record changed, no money moved (pending, failed, ...)
+    ALREADY_APPLIED = "already_applied"  # a redelivery: nothing changed
+    IGNORED = "ignored"  # not an event (or not a payment) this app acts on
+
+
+# --- arithmetic ---------------------------------------------------------------------------
+
+
+def share_of_credit(credit_micros: int, part_minor: int, paid_minor: int) -> int:
+    """The credit that `part_minor` of a `paid_minor` payment bought, in whole micros.
+
+    Rounded down, so a refund or dispute never takes more than its share; the whole payment
+    maps to exactly the whole credit (credit * paid // paid), so refunding everything at once
+    debits exactly what was credited. Several partial refunds may leave under one micro each.
+    """
+    if paid_minor <= 0:
+        raise ValueError("a payment's amount is positive")
+    part = min(max(part_minor, 0), paid_minor)
+    return credit_micros * part // paid_minor
+
+
+# --- the service --------------------------------------------------------------------------
+
+RecordChange = Callable[[PaymentRecord], PaymentRecord]
+RowBuild = Callable[[Row | None], dict[str, Value]]
+
+_OUTCOME_RANK = {
+    Outcome.IGNORED: 0,
+    Outcome.ALREADY_APPLIED: 1,
+    Outcome.RECORDED: 2,
+    Outcome.APPLIED: 3,
+}
+
+
+@dataclass
+class Payments:
+    ledger: Ledger
+    accounts: Table
+    owners: Table  # PAYMENTS_TABLE: PaymentIntent id -> user id
+    provider: PaymentProvider
+    packs: tuple[CreditPack, ...]
+    currency: str
+    public_base_url: str
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    max_attempts: int = 50
+
+    # -- checkout --
+
+    def start_checkout(self, user_id: str, pack_id: str, nonce: str | None) -> CheckoutSession:
+        pack = offered_pack(self.packs, pack_id)
+        check_nonce(nonce)
+        if FLAG_PAYMENT_DISPUTED in self.ledger.balance(user_id).flags:
+            raise PurchasesPaused(
+                "One of your payments is disputed; buying credit is paused until it is resolved."
+            )
+        now = self.clock()
+        request = checkout_request(user_id, pack, self.currency, self.public_base_url, nonce, now)
+        session = self.provider.create_checkout(request)
+        record = CheckoutRecord(
+            session.id, pack.id, request.amount_minor, self.currency, pack.credit_micros
+        )
+        try:
+            self.accounts.commit(
+                user_id, [Insert(checkout_key(session.id), checkout_data(record, now, now))]
+            )
+        except RowExists:
+            pass  # a double click: Stripe gave the same session, recorded by the first
+        return session
+
+    def checkout(self, user_id: str, session_id: str) -> CheckoutView:
+        """The status of one of the user's own checkouts; another user's is NotFound."""
+        row = None
+        if is_valid_entry_id(session_id):
+            row = self.accounts.get(user_id, checkout_key(session_id))
+        if row is None:
+            raise NotFound("There is no checkout with that id in your account.")
+        record = checkout_from_row(row)
+        payment = None
+        if record.payment_intent_id:
+            payment_row = self.accounts.get(user_id, payment_key(record.payment_intent_id))
+            payment = payment_from_row(payment_row) if payment_row else None
+        return CheckoutView(record, payment)
+
+    # -- webhook events --
+
+    def apply(self, event: StripeEvent) -> Outcome:
+        """Apply a verified event once; a redelivery returns ALREADY_APPLIED."""
+        instruction = interpret(event)
+        match instruction:
+            case CreditPurchase(session):
+                return self._credit(session)
+            case RecordPayment(session, failed):
+                return self._record_session(session, failed)
+            case ApplyRefunds():
+                return self._refunds(instruction)
+            case ApplyDispute(dispute):
+                return self._dispute(dispute)
+            case Ignore(reason):
+                logger.debug("Stripe event %s (%s) ignored: %s", event.id, event.type, reason)
+                return Outcome.IGNORED
+        raise AssertionError(f"unhandled instruction {instruction!r}")
+
+    def _credit(self, session: SessionFacts) -> Outcome:
+        purchase, pi = session.purchase, session.payment_intent
+        if not self._account_exists(purchase.user_id, pi):
+            return Outcome.IGNORED
+        self._remember_owner(pi, purchase.user_id)
+        charge_id, card = self._charge_details(pi)
+
+        def change(record: PaymentRecord) -> PaymentRecord:
+            record = record.with_purchase(purchase).with_charge(charge_id, card)
+            return replace(record, session_id=session.id, paid=True)
+
+        result = self.ledger.post(
+            purchase.user_id,
+            pi,
+            purchase.credit_micros,
+            EntryKind.CREDIT_PURCHASE,
+            {"pack": purchase.pack, "payment_intent": pi, "checkout_session": session.id},
+            also=self._ops(
+                purchase.user_id, (self._payment_build(pi, change), self._checkout_build(session))
+            ),
+        )
+        return _outcome(result)
+
+    def _record_session(self, session: SessionFacts, failed: bool) -> Outcome:
+        purchase, pi = session.purchase, session.payment_intent
+        if not self._account_exists(purchase.user_id, pi):
+            return Outcome.IGNORED
+        self._remember_owner(pi, purchase.user_id)
+
+        def recorded(record: PaymentRecord) -> PaymentRecord:
+            record = replace(record.with_purchase(purchase), session_id=session.id)
+            return replace(record, failed=True) if failed else record
+
+        changed = self._write(
+            purchase.user_id, (self._payment_build(pi, recorded), self._checkout_build(session))
+        )
+        return Outcome.RECORDED if changed else Outcome.ALREADY_APPLIED
+
+    def _refunds(self, instruction: ApplyRefunds) -> Outcome:
+        refunds = instruction.refunds
+        if refunds is None:
+            refunds = tuple(self.provider.refunds_of_charge(instruction.charge_id))
+        return _strongest(self._refund(refund, instruction.card) for refund in refunds)
+
+    def _refund(self, refund: Reversal, card: Card | None) -> Outcome:
+        purchase = self._purchase_of(refund)
+        if purchase is None:
+            return Outcome.IGNORED
+        pi = refund.payment_intent
+        share = share_of_credit(purchase.credit_micros, refund.amount_minor, purchase.amount_minor)
+        details = {"payment_intent": pi, "refund": refund.id}
+
+        def refunded(delta: int) -> RecordChange:
+            def change(record: PaymentRecord) -> PaymentRecord:
+                record = record.with_purchase(purchase).with_charge(refund.charge_id, card)
+                return replace(record, refunded_minor=record.refunded_minor + delta)
+
+            return change
+
+        outcomes = [
+            self._post(
+                purchase.user_id,
+                pi,
+                refund.id,
+                -share,
+                EntryKind.REFUND,
+                details,
+                refunded(refund.amount_minor),
+            )
+        ]
+        if refund.status in _REFUND_UNDONE:
+            # The money never left: the credit comes back, as a new entry.
+            outcomes.append(
+                self._post(
+                    purchase.user_id,
+                    pi,
+                    f"{refund.id}:reversed",
+                    share,
+                    EntryKind.ADJUSTMENT,
+                    details,
+                    refunded(-refund.amount_minor),
+                )
+            )
+        return _strongest(outcomes)
+
+    def _dispute(self, dispute: Reversal) -> Outcome:
+        purchase = self._purchase_of(dispute)
+        if purchase is None:
+            return Outcome.IGNORED
+        user, pi, outcome = purchase.user_id, dispute.payment_intent, dispute.dispute_outcome
+        share = share_of_credit(purchase.credit_micros, dispute.amount_minor, purchase.amount_minor)
+        details = {"payment_intent": pi, "dispute": dispute.id}
+
+        def change(record: PaymentRecord) -> PaymentRecord:
+            return record.with_purchase(purchase).with_dispute(dispute.id, outcome)
+
+        flags = self._dispute_flags(user, pi, change)
+        # The debit comes first even when the closing event does: created and closed may
+        # arrive in either order, and whichever is first posts it.
+        outcomes = [
+            self._post(user, pi, dispute.id, -share, EntryKind.DISPUTE, details, change, flags)
+        ]
+        if outcome == DISPUTE_WON:
+            outcomes.append(
+                self._post(
+                    user,
+                    pi,
+                    f"{dispute.id}:won",
+                    share,
+                    EntryKind.DISPUTE_REVERSAL,
+                    details,
+                    change,
+                    flags,
+                )
+            )
+        if outcome != DISPUTE_OPEN and self._settle_dispute(user, pi, change, flags):
+            # Lost after its debit was applied: no money moves, the record and flag change.
+            outcomes.append(Outcome.RECORDED)
+        return _strongest(outcomes)
+
+    def _post(
+        self,
+        user_id: str,
+        pi: str,
+        entry_id: str,
+        amount_micros: int,
+        kind: EntryKind,
+        details: Mapping[str, str],
+        change: RecordChange,
+        flags: Callable[[frozenset[str]], frozenset[str]] | None = None,
+    ) -> Outcome:
+        """One ledger entry, with the payment's record changed in the same transaction."""
+        result = self.ledger.post(
+            user_id,
+            entry_id,
+            amount_micros,
+            kind,
+            details,
+            also=self._ops(user_id, (self._payment_build(pi, change),)),
+            flags=flags,
+        )
+        return _outcome(result)
+
+    def _settle_dispute(
+        self,
+        user_id: str,
+        pi: str,
+        change: RecordChange,
+        flags: Callable[[frozenset[str]], frozenset[str]],
+    ) -> bool:
+        """The record and the flag after a close whose entries were already posted."""
+        changed = self._write(user_id, (self._payment_build(pi, change),))
+        before = self.ledger.balance(user_id).flags
+        return self.ledger.set_flags(user_id, flags) != before or changed
+
+    def _dispute_flags(
+        self, user_id: str, pi: str, change: RecordChange
+    ) -> Callable[[frozenset[str]], frozenset[str]]:
+        """Flagged while any of the account's payments has an open dispute.
+
+        Computed on every attempt, after the balance row was read. Each change of a dispute's
+        state writes the balance row too (in its transaction, or by set_flags right after), so
+        a concurrent change fails this write's ETag and the rows are read again.
+        """
+        key = payment_key(pi)
+
+        def flags(current: frozenset[str]) -> frozenset[str]:
+            records = {
+                row.key: payment_from_row(row)
+                for row in self.accounts.rows(user_id, PAYMENT_PREFIX)
+            }
+            records[key] = change(records.get(key) or PaymentRecord(pi))
+            if any(r.dispute_status == DISPUTE_OPEN for r in records.values()):
+                return current | {FLAG_PAYMENT_DISPUTED}
+            return current - {FLAG_PAYMENT_DISPUTED}
+
+        return flags
+
+    # -- finding the purchase --
+
+    def _purchase_of(self, reversal: Reversal) -> Purchase | None:
+        """Who bought what with the reversed payment: our records first, then Stripe's."""
+        pi = reversal.payment_intent
+        purchase = self._recorded_purchase(pi)
+        if purchase is None:
+            info = self.provider.payment_intent(pi)
+            purchase = info.purchase if info else None
+        if purchase is None:
+            logger.warning("%s is about %s, not one of our purchases: ignored", reversal.id, pi)
+            return None
+        if reversal.currency and reversal.currency != purchase.currency:
+            logger.warning("%s is not in its payment's currency: ignored", reversal.id)
+            return None
+        return purchase if self._account_exists(purchase.user_id, reversal.id) else None
+
+    def _recorded_purchase(self, pi: str) -> Purchase | None:
+        owner = self.owners.get(pi, PAYMENT_OWNER_KEY)
+        if owner is None:
+            return None
+        user_id = owner.text("user_id")
+        row = self.accounts.get(user_id, payment_key(pi))
+        return payment_from_row(row).purchase(user_id) if row else None
+
+    def _account_exists(self, user_id: str, about: str) -> bool:
+        if self.accounts.get(user_id, PROFILE_KEY) is not None:
+            return True
+        # Answered 200 all the same: Stripe would otherwise redeliver it for days.
+        logger.warning("Stripe event about %s names an unknown account: nothing changed", about)
+        return False
+
+    def _remember_owner(self, pi: str, user_id: str) -> None:
+        self.owners.commit(pi, [Replace(PAYMENT_OWNER_KEY, {"user_id": user_id})])
+
+    def _charge_details(self, pi: str) -> tuple[str, Card | None]:
+        """The charge id and card for the receipt; the credit does not wait on them."""
+        try:
+            info = self.provider.payment_intent(pi)
+        except PaymentProviderUnavailable as error:
+            logger.warning("No card details for %s: %s", pi, error)
+            return "", None
+        return (info.charge_id, info.card) if info else ("", None)
+
+    # -- rows --
+
+    def _payment_build(self, pi: str, change: RecordChange) -> tuple[str, RowBuild]:
+        def build(row: Row | None) -> dict[str, Value]:
+            record = payment_from_row(row) if row else PaymentRecord(pi)
+            return payment_data(change(record), self.clock())
+
+        return payment_key(pi), build
+
+    def _checkout_build(self, session: SessionFacts) -> tuple[str, RowBuild]:
+        purchase = session.purchase
+        record = CheckoutRecord(
+            session.id,
+            purchase.pack,
+            purchase.amount_minor,
+            purchase.currency,
+            purchase.credit_micros,
+            session.payment_intent,
+        )
+
+        def build(row: Row | None) -> dict[str, Value]:
+            now = self.clock()
+            created = row.get("created_at") if row else None
+            return checkout_data(record, created if isinstance(created, datetime) else now, now)
+
+        return checkout_key(session.id), build
+
+    def _ops(
+        self, user_id: str, builds: Iterable[tuple[str, RowBuild]]
+    ) -> Callable[[object], list[Op]]:
+        """Row writes for a ledger post, re-read on each of its attempts."""
+        items = tuple(builds)
+        return lambda _balance: self._changes(user_id, items)
+
+    def _changes(self, user_id: str, builds: Iterable[tuple[str, RowBuild]]) -> list[Op]:
+        ops: list[Op] = []
+        for key, build in builds:
+            row = self.accounts.get(user_id, key)
+            data = build(row)
+            if row is None:
+                ops.append(Insert(key, data))
+            elif not _same(row.data, data):
+                ops.append(Replace(key, data, row.etag))
+        return ops
+
+    def _write(self, user_id: str, builds: Iterable[tuple[str, RowBuild]]) -> bool:
+        """Rows changed without money: conditional on what was read. True if anything changed."""
+        items = tuple(builds)
+        for attempt in range(self.max_attempts):
+            ops = self._changes(user_id, items)
+            if not ops:
+                return False
+            try:
+                self.accounts.commit(user_id, ops)
+                return True
+            except (RowChanged, RowExists):
+                time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
+        raise LedgerBusy(f"account {user_id} stayed busy for {self.max_attempts} attempts")
+
+
+def _same(old: Mapping[str, Value], new: Mapping[str, Value]) -> bool:
+    def comparable(data: Mapping[str, Value]) -> dict[str, Value]:
+        return {k: v for k, v in data.items() if k != "updated_at" and v is not None}
+
+    return comparable(old) == comparable(new)
+
+
+def _strongest(outcomes: Iterable[Outcome]) -> Outcome:
+    return max(outcomes, key=_OUTCOME_RANK.__getitem__, default=Outcome.IGNORED)
+
+
+def _outcome(result: PostResult) -> Outcome:
+    return Outcome.APPLIED if result.status is PostStatus.APPLIED else Outcome.ALREADY_APPLIED

@@ -1,0 +1,114 @@
+"""Whether a user may call a number now, what it costs, and for how long their balance pays.
+
+Pure decisions over the destination policy, the rate deck and a balance; the deck and the
+policy are loaded once per process from the settings (`Pricing.from_settings`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.config import CallingSettings, ConfigError
+from shared.destination_policy import (
+    Destination,
+    PolicySettings,
+    check_destination,
+    parse_policy_settings,
+)
+from shared.ledger import FLAG_PAYMENT_DISPUTED, Balance
+from shared.money import format_micros
+from shared.rating import SAMPLE_DECK_PATH, Rate, RateDeck, RateDeckError, load_rate_deck
+
+
+class CallRefused(Exception):
+    """The call may not be made: `reason` is a sentence for the user, `code` for machines.
+
+    Shaped like destination_policy.DestinationRefused, so callers treat both alike.
+    """
+
+    code = "refused"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NotPriced(CallRefused):
+    code = "not_priced"
+
+
+class AccountOnHold(CallRefused):
+    code = "account_on_hold"
+
+
+class NegativeBalance(CallRefused):
+    code = "negative_balance"
+
+
+class InsufficientCredit(CallRefused):
+    code = "insufficient_credit"
+
+
+@dataclass(frozen=True)
+class PricedDestination:
+    destination: Destination
+    rate: Rate
+
+
+@dataclass(frozen=True)
+class Pricing:
+    deck: RateDeck
+    policy: PolicySettings
+
+    @classmethod
+    def from_settings(cls, calling: CallingSettings) -> Pricing:
+        path = calling.rate_deck_path or SAMPLE_DECK_PATH
+        try:
+            deck = load_rate_deck(path)
+        except OSError as error:
+            raise ConfigError(
+                f"The setting RATE_DECK_PATH names a file that cannot be read: {error.strerror}."
+            ) from None
+        except RateDeckError as error:
+            raise ConfigError(f"The rate deck in RATE_DECK_PATH is not usable: {error}") from None
+        try:
+            policy = parse_policy_settings(calling.blocked_countries, calling.blocked_prefixes)
+        except ValueError as error:
+            raise ConfigError(
+                f"The setting BLOCKED_COUNTRIES or BLOCKED_PREFIXES is malformed: {error}"
+            ) from None
+        return cls(deck, policy)
+
+    def price(self, dialled: str) -> PricedDestination:
+        """The destination and its rate; DestinationRefused or NotPriced if it cannot be called."""
+        destination = check_destination(dialled, self.policy)
+        rate = self.deck.lookup(destination.e164)
+        if rate is None:
+            raise NotPriced(
+                f"Calls to {destination.e164} are not available: this service has no price "
+                "for that destination."
+            )
+        return PricedDestination(destination, rate)
+
+
+def affordable_seconds(balance: Balance, rate: Rate, currency: str) -> int:
+    """The call's time limit for this balance (positive), or the CallRefused saying why not."""
+    if FLAG_PAYMENT_DISPUTED in balance.flags:
+        raise AccountOnHold(
+            "Calls are paused on this account while a payment dispute is open; "
+            "contact support to resolve it."
+        )
+    if balance.micros < 0:
+        raise NegativeBalance(
+            f"Your balance is {format_micros(balance.micros, currency)}, below zero; "
+            "add credit to make calls."
+        )
+    seconds = rate.max_seconds(balance.micros)
+    if seconds == 0:
+        first = rate.charge(rate.first_increment)
+        raise InsufficientCredit(
+            f"Your balance of {format_micros(balance.micros, currency)} does not cover the "
+            f"first {rate.first_increment} seconds of this call, which cost "
+            f"{format_micros(first, currency)}; add credit to call."
+        )
+    return seconds

@@ -1,0 +1,285 @@
+"""What Stripe tells us, as plain data: a verified webhook body read into an event, Stripe's
+objects (Checkout Session, PaymentIntent, charge, refund, dispute) read into the few facts we
+act on, and `interpret()`, which decides without any I/O what each event asks for.
+
+Nothing here trusts a field it has not checked: an id we would key a row by must be a valid
+entry id, amounts are integers, and a purchase is ours only if the metadata that
+/api/checkout set (shared/checkout_requests.py) is all there and agrees with itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared.checkout_requests import META_CREDIT, META_PACK, META_USER
+from shared.errors import InvalidInput
+from shared.records import is_valid_entry_id
+
+DISPUTE_OPEN = "open"
+DISPUTE_WON = "won"
+DISPUTE_LOST = "lost"
+
+# Stripe's dispute statuses: the two final ones, and an inquiry closed without a chargeback.
+_DISPUTE_CLOSED = {"won": DISPUTE_WON, "lost": DISPUTE_LOST, "warning_closed": DISPUTE_WON}
+_REFUND_EVENTS = frozenset(
+    ["refund.created", "refund.updated", "refund.failed", "charge.refund.updated"]
+)
+_SESSION_EVENTS = frozenset(
+    [
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+        "checkout.session.async_payment_failed",
+    ]
+)
+_LAST4 = re.compile(r"[0-9]{4}")
+
+
+class MalformedEvent(InvalidInput):
+    """A correctly signed body that is not a Stripe event."""
+
+
+@dataclass(frozen=True)
+class StripeEvent:
+    id: str
+    type: str
+    object: Mapping[str, Any]  # data.object, parsed from the verified raw body
+
+
+@dataclass(frozen=True)
+class Card:
+    brand: str
+    last4: str
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """What was sold: to whom, which pack, the credit it grants, for how much."""
+
+    user_id: str
+    pack: str
+    credit_micros: int
+    amount_minor: int
+    currency: str  # ISO 4217, upper case
+
+
+@dataclass(frozen=True)
+class PaymentIntentInfo:
+    purchase: Purchase | None  # None: not one of our purchases
+    charge_id: str
+    card: Card | None
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    id: str
+    payment_intent: str
+    payment_status: str
+    purchase: Purchase
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """A refund (re_…) or a dispute (du_…): part of a payment going back to the payer."""
+
+    id: str
+    amount_minor: int
+    currency: str
+    status: str
+    payment_intent: str
+    charge_id: str
+
+    @property
+    def dispute_outcome(self) -> str:
+        return _DISPUTE_CLOSED.get(self.status, DISPUTE_OPEN)
+
+
+# What an event asks for, decided without any I/O.
+
+
+@dataclass(frozen=True)
+class CreditPurchase:
+    session: SessionFacts
+
+
+@dataclass(frozen=True)
+class RecordPayment:
+    """Completed but not paid (yet), or failed: recorded, no money moves."""
+
+    session: SessionFacts
+    failed: bool
+
+
+@dataclass(frozen=True)
+class ApplyRefunds:
+    charge_id: str
+    refunds: tuple[Reversal, ...] | None  # None: the event did not list them; ask Stripe
+    card: Card | None
+
+
+@dataclass(frozen=True)
+class ApplyDispute:
+    dispute: Reversal
+
+
+@dataclass(frozen=True)
+class Ignore:
+    reason: str
+
+
+Instruction = CreditPurchase | RecordPayment | ApplyRefunds | ApplyDispute | Ignore
+
+
+def event_from_json(data: Any) -> StripeEvent:
+    """The parsed body of a verified webhook as a StripeEvent."""
+    event_id = _text(data, "id")
+    event_type = _text(data, "type")
+    payload = data.get("data") if isinstance(data, dict) else None
+    obj = payload.get("object") if isinstance(payload, dict) else None
+    if not event_id or not event_type or not isinstance(obj, dict):
+        raise MalformedEvent("The body is not a Stripe event (id, type and data.object).")
+    return StripeEvent(event_id, event_type, obj)
+
+
+def interpret(event: StripeEvent) -> Instruction:
+    obj = event.object
+    if event.type in _SESSION_EVENTS:
+        return _interpret_session(event.type, obj)
+    if event.type == "charge.refunded":
+        charge_id = _id(obj, "id")
+        if not charge_id:
+            return Ignore("a refunded charge without an id")
+        return ApplyRefunds(charge_id, _listed_refunds(obj), card_from_charge(obj))
+    if event.type in _REFUND_EVENTS:
+        refund = reversal_facts(obj)
+        if refund is None:
+            return Ignore("a refund without an id, amount or PaymentIntent")
+        return ApplyRefunds(refund.charge_id, (refund,), None)
+    if event.type in ("charge.dispute.created", "charge.dispute.closed"):
+        dispute = reversal_facts(obj)
+        if dispute is None:
+            return Ignore("a dispute without an id, amount or PaymentIntent")
+        return ApplyDispute(dispute)
+    return Ignore(f"{event.type} is not an event this app acts on")
+
+
+def _interpret_session(event_type: str, obj: Mapping[str, Any]) -> Instruction:
+    if obj.get("mode") not in (None, "payment"):
+        return Ignore("a Checkout Session that is not a one-off payment")
+    currency = (_text(obj, "currency") or "").upper()
+    purchase = purchase_from_metadata(
+        obj.get("metadata"),
+        _int(obj, "amount_total"),
+        currency,
+        fallback_user=_text(obj, "client_reference_id"),
+    )
+    if purchase is None:
+        return Ignore("a Checkout Session that is not one of our credit purchases")
+    payment_intent = _id(obj, "payment_intent")
+    session_id = _id(obj, "id")
+    if not payment_intent or not session_id:
+        return Ignore("a Checkout Session without its id or PaymentIntent")
+    session = SessionFacts(session_id, payment_intent, _text(obj, "payment_status") or "", purchase)
+    if event_type == "checkout.session.async_payment_failed":
+        return RecordPayment(session, failed=True)
+    if session.payment_status != "paid":
+        return RecordPayment(session, failed=False)
+    return CreditPurchase(session)
+
+
+def purchase_from_metadata(
+    metadata: Any,
+    amount_minor: int | None,
+    currency: str,
+    fallback_user: str | None = None,
+) -> Purchase | None:
+    """The purchase our checkout described in metadata, or None if it is not ours."""
+    if not isinstance(metadata, Mapping):
+        return None
+    user_id = metadata.get(META_USER) or fallback_user
+    pack = metadata.get(META_PACK)
+    credit_text = metadata.get(META_CREDIT)
+    if not isinstance(user_id, str) or not is_valid_entry_id(user_id):
+        return None
+    if fallback_user and fallback_user != user_id:
+        return None  # both are ours and must agree
+    if not isinstance(pack, str) or not pack or not isinstance(credit_text, str):
+        return None
+    if not credit_text.isdigit() or int(credit_text) <= 0:
+        return None
+    if amount_minor is None or amount_minor <= 0 or not re.fullmatch(r"[A-Z]{3}", currency):
+        return None
+    return Purchase(user_id, pack, int(credit_text), amount_minor, currency)
+
+
+def payment_intent_info(obj: Mapping[str, Any]) -> PaymentIntentInfo | None:
+    """A PaymentIntent (its latest_charge id or expanded) as what we need of it."""
+    if not _id(obj, "id"):
+        return None
+    purchase = purchase_from_metadata(
+        obj.get("metadata"), _int(obj, "amount"), (_text(obj, "currency") or "").upper()
+    )
+    charge = obj.get("latest_charge")
+    if isinstance(charge, Mapping):
+        return PaymentIntentInfo(purchase, _id(charge, "id") or "", card_from_charge(charge))
+    charge_id = charge if isinstance(charge, str) and is_valid_entry_id(charge) else ""
+    return PaymentIntentInfo(purchase, charge_id, None)
+
+
+def reversal_facts(obj: Mapping[str, Any]) -> Reversal | None:
+    """A Refund or Dispute object, or None without the id, amount and PaymentIntent we key by."""
+    reversal_id = _id(obj, "id")
+    amount = _int(obj, "amount")
+    payment_intent = _id(obj, "payment_intent")
+    if not reversal_id or amount is None or amount < 0 or not payment_intent:
+        return None
+    return Reversal(
+        reversal_id,
+        amount,
+        (_text(obj, "currency") or "").upper(),
+        _text(obj, "status") or "",
+        payment_intent,
+        _id(obj, "charge") or "",
+    )
+
+
+def card_from_charge(charge: Mapping[str, Any]) -> Card | None:
+    """Brand and last four digits for the receipt; nothing else of the card is ever kept."""
+    details = charge.get("payment_method_details")
+    card = details.get("card") if isinstance(details, Mapping) else None
+    if not isinstance(card, Mapping):
+        return None
+    brand, last4 = _text(card, "brand"), _text(card, "last4")
+    if not brand or not last4 or not _LAST4.fullmatch(last4):
+        return None
+    return Card(brand[:20], last4)
+
+
+def _listed_refunds(charge: Mapping[str, Any]) -> tuple[Reversal, ...] | None:
+    # API versions since 2022-11-15 leave refunds out of a charge; older ones list them.
+    refunds = charge.get("refunds")
+    if not isinstance(refunds, Mapping) or refunds.get("has_more"):
+        return None
+    data = refunds.get("data")
+    if not isinstance(data, list):
+        return None
+    facts = [reversal_facts(item) for item in data if isinstance(item, Mapping)]
+    return tuple(f for f in facts if f is not None)
+
+
+def _id(obj: Any, name: str) -> str | None:
+    """A Stripe id we can key a row by, or None."""
+    value = _text(obj, name)
+    return value if value and is_valid_entry_id(value) else None
+
+
+def _text(obj: Any, name: str) -> str | None:
+    value = obj.get(name) if isinstance(obj, Mapping) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _int(obj: Any, name: str) -> int | None:
+    value = obj.get(name) if isinstance(obj, Mapping) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -1,0 +1,112 @@
+"""Twilio's Calls API, read-only, for reconciliation: a call and the legs it dialled.
+
+The port (`CallsApi`) is what reconciliation depends on; `TwilioCallsApi` implements it with
+`twilio.rest.Client`, loaded only when first used. Its HTTP layer sends what the SDK addresses
+to https://api.twilio.com to TWILIO_API_BASE_URL instead when that is set (the sandbox's
+loopback fake), so the SDK's own requests and parsing run unchanged in tests.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from shared.call_lifecycle import TwilioCallView
+from shared.config import TwilioSettings
+
+if TYPE_CHECKING:
+    from twilio.rest import Client
+
+TWILIO_API_ORIGIN = "https://api.twilio.com"
+_TIMEOUT_SECONDS = 10.0
+
+
+class TwilioApiUnavailable(Exception):
+    """Twilio's API could not be reached or answered with an error; try again later."""
+
+
+class CallsApi(ABC):
+    @abstractmethod
+    def fetch(self, call_sid: str) -> TwilioCallView | None:
+        """The call, or None when Twilio does not know it."""
+
+    @abstractmethod
+    def children(self, parent_call_sid: str) -> list[TwilioCallView]:
+        """The legs this call dialled (for <Dial><Number>, at most one)."""
+
+
+class TwilioCallsApi(CallsApi):
+    def __init__(self, settings: TwilioSettings) -> None:
+        self._settings = settings
+        self._client: Client | None = None
+        self._lock = threading.Lock()
+
+    def fetch(self, call_sid: str) -> TwilioCallView | None:
+        from twilio.base.exceptions import TwilioException, TwilioRestException
+
+        try:
+            return _view(self._rest().calls(call_sid).fetch())
+        except TwilioRestException as error:
+            if error.status == 404:
+                return None
+            raise TwilioApiUnavailable(f"Twilio answered {error.status} for a call") from None
+        except (TwilioException, requests.RequestException, ValueError) as error:
+            raise _unavailable(error) from error
+
+    def children(self, parent_call_sid: str) -> list[TwilioCallView]:
+        from twilio.base.exceptions import TwilioException
+
+        try:
+            calls = self._rest().calls.list(parent_call_sid=parent_call_sid)
+            return [_view(call) for call in calls]
+        except (TwilioException, requests.RequestException, ValueError) as error:
+            raise _unavailable(error) from error
+
+    def _rest(self) -> Client:
+        with self._lock:
+            if self._client is None:
+                from twilio.rest import Client
+
+                twilio = self._settings
+                # An API key, not the auth token: it can be revoked without touching webhooks.
+                self._client = Client(
+                    twilio.api_key_sid,
+                    twilio.api_key_secret,
+                    twilio.account_sid,
+                    http_client=_http_client(twilio.api_base_url),
+                )
+            return self._client
+
+
+def _http_client(base_url: str | None) -> Any:
+    from twilio.http.http_client import TwilioHttpClient
+
+    class RebasedHttpClient(TwilioHttpClient):
+        """Twilio's own HTTP client, pointed at another base address when one is set."""
+
+        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            if base_url and url.startswith(TWILIO_API_ORIGIN):
+                url = base_url + url[len(TWILIO_API_ORIGIN) :]
+            return super().request(method, url, *args, **kwargs)
+
+    return RebasedHttpClient(timeout=_TIMEOUT_SECONDS)
+
+
+def _view(call: Any) -> TwilioCallView:
+    duration = call.duration
+    return TwilioCallView(
+        sid=str(call.sid),
+        parent_call_sid=call.parent_call_sid or None,
+        status=str(call.status),
+        duration_seconds=int(duration) if duration not in (None, "") else None,
+        end_time=call.end_time or None,  # the SDK parses Twilio's RFC 2822 times
+    )
+
+
+def _unavailable(error: Exception) -> TwilioApiUnavailable:
+    if isinstance(error, requests.RequestException):
+        return TwilioApiUnavailable(f"Twilio's API is unreachable: {type(error).__name__}")
+    return TwilioApiUnavailable(f"Twilio's API failed: {type(error).__name__}: {error}"[:300])

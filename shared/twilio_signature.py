@@ -1,0 +1,76 @@
+"""Twilio's webhook signature (`X-Twilio-Signature`), checked and made with Twilio's own code.
+
+Twilio signs the URL it was configured with. Behind Azure's front end or any proxy the Host
+and X-Forwarded-* headers say something else (and a caller chooses them), so the URL is
+rebuilt from PUBLIC_BASE_URL plus the path and the raw query string of the request. The query
+is part of what is signed: values we put there (the user, the call) cannot be altered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from urllib.parse import parse_qsl
+
+from twilio.request_validator import RequestValidator
+
+from shared.config import Settings
+from shared.errors import Forbidden
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+
+Params = Mapping[str, str] | Iterable[tuple[str, str]]
+
+
+class SignatureInvalid(Forbidden):
+    """The request does not carry Twilio's signature for the URL it was sent to."""
+
+
+class _Form(dict[str, list[str]]):
+    """Form fields with every value kept; RequestValidator signs them all (its `getall`)."""
+
+    def __init__(self, params: Params) -> None:
+        super().__init__()
+        pairs = params.items() if isinstance(params, Mapping) else params
+        for name, value in pairs:
+            self.setdefault(name, []).append(value)
+
+    def getall(self, name: str) -> list[str]:
+        return self[name]
+
+
+def public_url(public_base_url: str, path: str, query: str = "") -> str:
+    """The URL Twilio was given for this path: ours, never the one the request claims."""
+    return f"{public_base_url}{path}" + (f"?{query}" if query else "")
+
+
+def sign(url: str, params: Params, auth_token: str) -> str:
+    """The signature Twilio sends for a POST of `params` to `url` (the sandbox signs so)."""
+    return RequestValidator(auth_token).compute_signature(url, _Form(params))
+
+
+def verify(url: str, params: Params, signature: str | None, auth_token: str) -> None:
+    """Raises SignatureInvalid unless `signature` is Twilio's for this URL and these params."""
+    if not signature:
+        raise SignatureInvalid("This request is not signed by Twilio.")
+    if not RequestValidator(auth_token).validate(url, _Form(params), signature):
+        raise SignatureInvalid("This request's Twilio signature is not valid for this URL.")
+
+
+def verified_webhook(
+    settings: Settings, path: str, query: str, body: bytes, signature: str | None
+) -> dict[str, str]:
+    """The form fields of a webhook that Twilio signed for our account, or SignatureInvalid.
+
+    `path` and `query` are the request's own (raw, as received); the scheme and host are
+    PUBLIC_BASE_URL's. Nothing about the request is trusted before this returns.
+    """
+    try:
+        pairs = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        raise SignatureInvalid("This request is not a form that Twilio signed.") from None
+    url = public_url(settings.public_base_url, path, query)
+    verify(url, pairs, signature, settings.twilio.auth_token)
+    form = dict(pairs)
+    if form.get("AccountSid") != settings.twilio.account_sid:
+        raise SignatureInvalid("This request is for another Twilio account.")
+    return form

@@ -1,0 +1,47 @@
+"""Payment records without servers: the status each one shows, and disputes that only move
+forward."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.payment_records import PaymentRecord, PaymentStatus
+from shared.stripe_events import DISPUTE_LOST, DISPUTE_OPEN, DISPUTE_WON
+
+
+@pytest.mark.parametrize(
+    ("record", "status"),
+    [
+        (PaymentRecord("pi_1"), PaymentStatus.PENDING),
+        (PaymentRecord("pi_1", amount_minor=500, paid=True), PaymentStatus.PAID),
+        (PaymentRecord("pi_1", amount_minor=500, failed=True), PaymentStatus.FAILED),
+        (PaymentRecord("pi_1", amount_minor=500, paid=True, failed=True), PaymentStatus.PAID),
+        (
+            PaymentRecord("pi_1", amount_minor=500, paid=True, refunded_minor=100),
+            PaymentStatus.PARTIALLY_REFUNDED,
+        ),
+        (PaymentRecord("pi_1", amount_minor=500, refunded_minor=500), PaymentStatus.REFUNDED),
+        (
+            PaymentRecord("pi_1", amount_minor=500, paid=True, dispute_status=DISPUTE_OPEN),
+            PaymentStatus.DISPUTED,
+        ),
+        (
+            PaymentRecord("pi_1", amount_minor=500, paid=True, dispute_status=DISPUTE_LOST),
+            PaymentStatus.DISPUTE_LOST,
+        ),
+        (
+            PaymentRecord("pi_1", amount_minor=500, paid=True, dispute_status=DISPUTE_WON),
+            PaymentStatus.PAID,
+        ),
+    ],
+)
+def test_a_payments_status_follows_from_what_happened_to_it(
+    record: PaymentRecord, status: PaymentStatus
+) -> None:
+    assert record.status is status
+
+
+def test_a_closed_dispute_is_never_reopened_by_a_late_event() -> None:
+    lost = PaymentRecord("pi_1").with_dispute("du_1", DISPUTE_LOST)
+    assert lost.with_dispute("du_1", DISPUTE_OPEN).dispute_status == DISPUTE_LOST
+    assert lost.with_dispute("du_2", DISPUTE_OPEN).dispute_status == DISPUTE_OPEN

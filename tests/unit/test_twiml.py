@@ -1,0 +1,148 @@
+"""The TwiML answers, read back as XML; and the pieces of Twilio's protocol they rely on."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+
+import jwt
+import pytest
+
+from shared.config import TwilioSettings
+from shared.twilio_signature import SignatureInvalid, public_url, sign, verify
+from shared.twiml import DialPlan, dial, empty, hang_up, refuse
+from shared.voice_token import TokenTtlInvalid, mint_voice_token, token_ttl
+
+BASE = "https://calls.example.com"
+PLAN = DialPlan(
+    to_e164="+442079460018",
+    caller_id="+15005550006",
+    time_limit_seconds=4000,
+    action_url=f"{BASE}/api/call-status/dial-action?user=u1&call=CA1",
+    status_callback_url=f"{BASE}/api/call-status?user=u1&call=CA1",
+)
+
+
+def test_dial_bridges_on_answer_with_a_time_limit_and_every_status_event() -> None:
+    root = ET.fromstring(dial(PLAN))
+    assert root.tag == "Response"
+    [command] = list(root)
+    assert command.tag == "Dial"
+    assert command.attrib == {
+        "answerOnBridge": "true",
+        "callerId": "+15005550006",
+        "timeLimit": "4000",
+        "action": PLAN.action_url,
+        "method": "POST",
+    }
+    [number] = list(command)
+    assert number.tag == "Number"
+    assert number.text == "+442079460018"
+    assert number.attrib == {
+        "statusCallback": PLAN.status_callback_url,
+        "statusCallbackEvent": "initiated ringing answered completed",
+        "statusCallbackMethod": "POST",
+    }
+
+
+def test_urls_with_several_parameters_survive_the_xml() -> None:
+    assert "&amp;call=CA1" in dial(PLAN)
+    assert (
+        ET.fromstring(dial(PLAN))
+        .find("Dial/Number")
+        .attrib["statusCallback"]
+        .endswith("?user=u1&call=CA1")
+    )
+
+
+@pytest.mark.parametrize("limit", [0, -1, True])
+def test_the_time_limit_must_be_a_positive_whole_number_of_seconds(limit: int) -> None:
+    with pytest.raises(ValueError, match="timeLimit"):
+        DialPlan("+442079460018", "+15005550006", limit, PLAN.action_url, PLAN.action_url)
+
+
+def test_only_an_e164_number_is_dialled() -> None:
+    with pytest.raises(ValueError, match=r"E\.164"):
+        DialPlan("0207 946 0018", "+15005550006", 60, PLAN.action_url, PLAN.action_url)
+
+
+def test_a_refusal_says_why_then_hangs_up() -> None:
+    root = ET.fromstring(refuse("Calls to <+44> & co are not available."))
+    assert [child.tag for child in root] == ["Say", "Hangup"]
+    assert root[0].text == "Calls to <+44> & co are not available."
+
+
+def test_hang_up_and_empty_answers() -> None:
+    assert [c.tag for c in ET.fromstring(hang_up())] == ["Hangup"]
+    empty_root = ET.fromstring(empty())
+    assert (empty_root.tag, list(empty_root)) == ("Response", [])
+
+
+# --- signatures ----------------------------------------------------------------------------
+
+
+def test_a_signature_made_like_twilios_verifies_for_that_url_only() -> None:
+    url = public_url(BASE, "/api/call-status", "user=u1&call=CA1")
+    form = [("CallSid", "CA2"), ("CallStatus", "ringing"), ("Empty", "")]
+    signature = sign(url, form, "secret")
+    verify(url, form, signature, "secret")
+    # Twilio sometimes signs with the default port spelled out; both are Twilio's.
+    verify(url.replace(".com/", ".com:443/"), form, signature, "secret")
+    for bad_url, bad_form, bad_signature, token in [
+        (url + "&x=1", form, signature, "secret"),
+        (url.replace("u1", "u2"), form, signature, "secret"),
+        (url, [*form, ("Extra", "1")], signature, "secret"),
+        (url, form, signature, "other"),
+        (url, form, None, "secret"),
+        (url, form, "", "secret"),
+    ]:
+        with pytest.raises(SignatureInvalid):
+            verify(bad_url, bad_form, bad_signature, token)
+
+
+def test_repeated_fields_are_all_signed() -> None:
+    url = f"{BASE}/api/voice"
+    both = [("A", "1"), ("A", "2")]
+    assert sign(url, both, "t") != sign(url, [("A", "2")], "t")
+    verify(url, both, sign(url, both, "t"), "t")
+
+
+# --- the access token ----------------------------------------------------------------------
+
+SETTINGS = TwilioSettings(
+    account_sid="AC" + "0" * 32,
+    auth_token="token",
+    api_key_sid="SK" + "0" * 32,
+    api_key_secret="a-secret-as-long-as-twilio-makes-them",
+    twiml_app_sid="AP" + "0" * 32,
+    caller_id="+15005550006",
+    api_base_url=None,
+)
+
+
+def test_the_voice_token_only_allows_outgoing_calls_through_our_app() -> None:
+    now = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    minted = mint_voice_token(SETTINGS, "u1", 600, clock=lambda: now)
+    claims = jwt.decode(
+        minted.token,
+        SETTINGS.api_key_secret,
+        algorithms=["HS256"],
+        options={"verify_exp": False, "verify_nbf": False},
+    )
+    assert claims["grants"] == {
+        "identity": "u1",
+        "voice": {"outgoing": {"application_sid": SETTINGS.twiml_app_sid}},
+    }
+    assert (claims["iss"], claims["sub"]) == (SETTINGS.api_key_sid, SETTINGS.account_sid)
+    assert claims["nbf"] == int(now.timestamp())
+    assert claims["exp"] == int(now.timestamp()) + 600
+    assert minted.expires_at == datetime(2026, 11, 24, 10, 10, tzinfo=UTC)
+    assert minted.identity == "u1"
+
+
+def test_the_token_lifetime_defaults_and_is_bounded_by_a_day() -> None:
+    assert token_ttl(None, 3600) == 3600
+    assert token_ttl(86400, 3600) == 86400
+    for bad in (86401, 59, "600", 1.0, False):
+        with pytest.raises(TokenTtlInvalid):
+            token_ttl(bad, 3600)
