@@ -85,10 +85,12 @@ def problem_for(error: Exception) -> func.HttpResponse:
 
 
 def _server_sentence(error: Exception, title: str) -> str:
-    # Configuration sentences name a setting, never a value: safe to show; storage details
-    # are not the caller's business.
+    # Configuration sentences name a setting, never a value: safe to show; storage and
+    # provider details are not the caller's business.
     if isinstance(error, ConfigError):
         return str(error)
+    if isinstance(error, PaymentProviderRefused):
+        return "The payment provider refused this purchase; retrying will not help."
     return f"{title}: please retry in a few seconds."
 
 

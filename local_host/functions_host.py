@@ -13,7 +13,7 @@ import azure.functions as func
 from azure.functions.timer import TimerRequest
 
 from local_host.http_types import LocalRequest, LocalResponse, problem_response
-from local_host.routing import RouteTemplate
+from local_host.routing import Route, RouteTable, RouteTemplate
 
 logger = logging.getLogger("local_host")
 
@@ -66,6 +66,10 @@ class FunctionsHost:
                     )
                 )
 
+        self._routes = RouteTable(
+            tuple(Route(f.methods, f.route, f) for f in self.http), "endpoint"
+        )
+
     @classmethod
     def from_host_json(cls, app: func.FunctionApp, host_json: Path) -> FunctionsHost:
         config = json.loads(host_json.read_text())
@@ -78,23 +82,11 @@ class FunctionsHost:
 
     def dispatch(self, request: LocalRequest) -> LocalResponse:
         path = unquote(request.path)[len(self.route_prefix) + 1 :].strip("/")
-        allowed: set[str] = set()
-        for function in self.http:
-            params = function.route.match(path)
-            if params is None:
-                continue
-            if request.method not in function.methods:
-                allowed |= function.methods
-                continue
-            return self._invoke(function, request, params)
-        if allowed:
-            return problem_response(
-                405,
-                "Method not allowed",
-                f"{request.method} is not allowed here; use {', '.join(sorted(allowed))}.",
-                Allow=", ".join(sorted(allowed)),
-            )
-        return problem_response(404, "Not found", f"There is no endpoint at {request.path}.")
+        found = self._routes.resolve(request, path)
+        if isinstance(found, LocalResponse):
+            return found
+        function, params = found
+        return self._invoke(function, request, params)
 
     def _invoke(
         self, function: HttpFunction, request: LocalRequest, params: dict[str, str]

@@ -40,13 +40,13 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 from local_host.http_types import LocalRequest, LocalResponse, problem_response
-from local_host.routing import RouteTemplate
+from local_host.routing import Route, RouteTable
 from local_host.sandbox.stripe_signing import API_VERSION, build_event, deliver, stripe_id
 from shared.config import SANDBOX_STRIPE_PATH, Settings
 from shared.money import AmountError, format_micros, micros_to_minor, minor_to_micros, parse_micros
@@ -126,21 +126,23 @@ class StripeSandbox:
         self._requests: list[dict[str, Any]] = []
         site = json.loads(_SITE_CONFIG.read_text()) if _SITE_CONFIG.exists() else {}
         self._page_headers = list(site.get("globalHeaders", {}).items())
-        self._routes: list[tuple[str, RouteTemplate, Callable[..., LocalResponse]]] = [
-            ("GET", RouteTemplate.parse("_requests"), self._list_requests),
-            ("POST", RouteTemplate.parse("_events/{kind}"), self._event_api),
-            ("GET", RouteTemplate.parse("pay/{session_id}"), self._page),
-            ("POST", RouteTemplate.parse("pay/{session_id}"), self._page_action),
-            ("*", RouteTemplate.parse("v1/{*rest}"), self._api),
-        ]
+        self._routes = RouteTable(
+            (
+                Route.of("GET", "_requests", self._list_requests),
+                Route.of("POST", "_events/{kind}", self._event_api),
+                Route.of("GET", "pay/{session_id}", self._page),
+                Route.of("POST", "pay/{session_id}", self._page_action),
+                Route.of("*", "v1/{*rest}", self._api),
+            ),
+            "payments sandbox endpoint",
+        )
 
     def handle(self, request: LocalRequest) -> LocalResponse:
-        path = request.path[len(SANDBOX_STRIPE_PATH) :].strip("/")
-        for method, route, action in self._routes:
-            params = route.match(path)
-            if params is not None and method in ("*", request.method):
-                return action(request, **params)
-        return problem_response(404, "Not found", f"The payments sandbox has no {request.path}.")
+        found = self._routes.resolve(request, request.path[len(SANDBOX_STRIPE_PATH) :])
+        if isinstance(found, LocalResponse):
+            return found
+        action, params = found
+        return action(request, **params)
 
     # --- the API fake ---------------------------------------------------------------------
 

@@ -72,7 +72,7 @@ from urllib.parse import urlencode
 import requests
 
 from local_host.http_types import LocalRequest, LocalResponse, problem_response
-from local_host.routing import RouteTemplate
+from local_host.routing import Route, RouteTable
 from local_host.sandbox.twiml_parser import (
     Dial,
     Hangup,
@@ -296,43 +296,31 @@ class TelephonySandbox:
         self.clock = clock
         self._calls: OrderedDict[str, SimulatedCall] = OrderedDict()
         self._lock = threading.RLock()
-        self._routes: list[tuple[str, RouteTemplate, Callable[..., LocalResponse]]] = [
-            ("GET", RouteTemplate.parse(""), self._describe),
-            ("POST", RouteTemplate.parse("calls"), self._start),
-            ("GET", RouteTemplate.parse("calls"), self._list),
-            ("GET", RouteTemplate.parse("calls/{sid}"), self._show),
-            ("POST", RouteTemplate.parse("calls/{sid}/hangup"), self._hang_up),
-        ]
+        self._routes = RouteTable(
+            (
+                Route.of("GET", "", self._describe),
+                Route.of("POST", "calls", self._start),
+                Route.of("GET", "calls", self._list),
+                Route.of("GET", "calls/{sid}", self._show),
+                Route.of("POST", "calls/{sid}/hangup", self._hang_up),
+            ),
+            "sandbox endpoint",
+        )
 
     # --- HTTP ------------------------------------------------------------------------------
 
     def handle(self, request: LocalRequest) -> LocalResponse:
-        path = request.path[len(PREFIX) :]
-        allowed: set[str] = set()
-        for method, route, action in self._routes:
-            params = route.match(path)
-            if params is None:
-                continue
-            if request.method != method:
-                allowed.add(method)
-                continue
-            try:
-                return action(request, **params)
-            except SandboxRequestInvalid as error:
-                title = {404: "Not found", 409: "Conflict", 401: "Unauthorized"}.get(
-                    error.status, "Invalid request"
-                )
-                return problem_response(error.status, title, str(error))
-        if allowed:
-            return problem_response(
-                405,
-                "Method not allowed",
-                f"Use {', '.join(sorted(allowed))}.",
-                Allow=", ".join(sorted(allowed)),
+        found = self._routes.resolve(request, request.path[len(PREFIX) :])
+        if isinstance(found, LocalResponse):
+            return found
+        action, params = found
+        try:
+            return action(request, **params)
+        except SandboxRequestInvalid as error:
+            title = {404: "Not found", 409: "Conflict", 401: "Unauthorized"}.get(
+                error.status, "Invalid request"
             )
-        return problem_response(
-            404, "Not found", f"There is no sandbox endpoint at {request.path}."
-        )
+            return problem_response(error.status, title, str(error))
 
     def _describe(self, _request: LocalRequest) -> LocalResponse:
         return _json(
