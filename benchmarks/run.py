@@ -4,7 +4,8 @@
   the heavy SDKs loaded eagerly, each in a fresh interpreter, median of several runs;
 - the ledger against Azurite: posts per second serially; 20 threads on 20 accounts; 20
   threads on one account within one process (they take turns on an in-process lock) against
-  20 instances on one account (every race decided by ETag conflicts and retries).
+  20 instances on one account (every race decided by ETag conflicts and retries);
+- latency through the local host: a balance read, a whole billed call, a Stripe payment.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks import webhooks  # noqa: E402
 from local_host.azurite import Azurite, free_port  # noqa: E402
 from shared.ledger import EntryKind, Ledger  # noqa: E402
 from shared.table_store import TableStore  # noqa: E402
@@ -90,6 +92,9 @@ def main() -> None:
             row(label, f"{measure():.0f} posts/s")
     finally:
         azurite.stop()
+
+    print("Through the local host (sequential requests, median)")
+    webhooks.measure(row)
 
 
 if __name__ == "__main__":
