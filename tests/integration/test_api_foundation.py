@@ -131,7 +131,11 @@ def test_a_request_from_another_origin_may_not_sign_in(client: Client) -> None:
 
 @pytest.mark.parametrize(
     ("params", "fragment"),
-    [({"limit": "0"}, "between"), ({"limit": "x"}, "whole number"), ({"continuation": "%%"}, "")],
+    [
+        ({"limit": "0"}, "between"),
+        ({"limit": "x"}, "whole number"),
+        ({"continuation": "%%"}, "not one this API gave out"),
+    ],
 )
 def test_bad_ledger_parameters_are_400(signed_in: Client, params: dict, fragment: str) -> None:
     response = signed_in.get("/api/ledger", params=params)
