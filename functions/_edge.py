@@ -21,6 +21,7 @@ from shared.config import ConfigError
 from shared.errors import Forbidden, InvalidInput, NotFound, NotSignedIn
 from shared.ledger import EntryIdReused, LedgerBusy
 from shared.payment_provider import PaymentProviderRefused, PaymentProviderUnavailable
+from shared.payments import AccountBusy, PaymentInconsistent
 from shared.sessions import COOKIE_NAME, SECURE_COOKIE_NAME, Session
 from shared.stripe_gateway import WebhookSignatureInvalid
 from shared.table_store import BadContinuation, StorageUnavailable
@@ -45,6 +46,8 @@ _PROBLEMS: tuple[tuple[type[Exception], int, str], ...] = (
     (PaymentProviderRefused, 502, "Payment provider refused"),
     (PaymentProviderUnavailable, 503, "Payment provider unavailable"),
     (LedgerBusy, 503, "Account busy"),
+    (AccountBusy, 503, "Account busy"),
+    (PaymentInconsistent, 503, "Payment inconsistent"),
     (CallsBusy, 503, "Call busy"),
     (StorageUnavailable, 503, "Storage unavailable"),
     (ConfigError, 503, "Service misconfigured"),
@@ -74,6 +77,10 @@ def problem(status: int, title: str, detail: str) -> func.HttpResponse:
 
 
 def problem_for(error: Exception) -> func.HttpResponse:
+    if isinstance(error, EntryIdReused):
+        # One id, two amounts: a bug or a tampered event, never retried into success. The
+        # message names the entry id (a Stripe or call id) and amounts, nothing personal.
+        logger.error("Conflicting event: %s", error)
     for kind, status, title in _PROBLEMS:
         if isinstance(error, kind):
             if status >= 500:

@@ -17,12 +17,13 @@ from shared.call_lifecycle import StatusReport, dial_action_report, status_callb
 from shared.calls import ReportEffect
 from shared.records import is_valid_entry_id
 from shared.twiml import empty, hang_up
+from shared.webhook_paths import DIAL_ACTION_ROUTE, STATUS_CALLBACK_ROUTE
 
 bp = func.Blueprint()
 logger = logging.getLogger("ownnumber.call_status")
 
 
-@bp.route(route="call-status", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route=STATUS_CALLBACK_ROUTE, methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint
 def call_status(req: func.HttpRequest) -> func.HttpResponse:
     form = twilio_webhook(req)
@@ -32,7 +33,7 @@ def call_status(req: func.HttpRequest) -> func.HttpResponse:
     return twiml_response(empty())
 
 
-@bp.route(route="call-status/dial-action", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route=DIAL_ACTION_ROUTE, methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint
 def dial_action(req: func.HttpRequest) -> func.HttpResponse:
     form = twilio_webhook(req)

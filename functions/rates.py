@@ -6,10 +6,9 @@ from typing import Any
 import azure.functions as func
 
 from functions._edge import endpoint, json_response, require_session, services
-from shared.destination_policy import DestinationRefused
-from shared.errors import InvalidInput
+from shared.errors import CallRefused, InvalidInput
 from shared.money import format_micros
-from shared.pricing import CallRefused, PricedDestination, affordable_seconds
+from shared.pricing import PricedDestination, affordable_seconds
 
 bp = func.Blueprint()
 
@@ -54,7 +53,7 @@ def rates(req: func.HttpRequest) -> func.HttpResponse:
         priced = deps.pricing.price(dialled)
         answer.update(_priced(priced, currency))
         answer["max_seconds"] = affordable_seconds(balance, priced.rate, currency)
-    except (DestinationRefused, CallRefused) as refusal:
+    except CallRefused as refusal:
         answer.update(allowed=False, reason=refusal.reason, code=refusal.code)
     return json_response(answer)
 

@@ -1,10 +1,12 @@
 """Every 15 minutes: settle, from Twilio's Calls API, the calls whose final report never came."""
 
 import logging
+from datetime import timedelta
 
 import azure.functions as func
 
 from functions._edge import services
+from shared.reconciliation import reconcile as reconcile_calls
 
 bp = func.Blueprint()
 logger = logging.getLogger("ownnumber.reconcile")
@@ -13,10 +15,11 @@ logger = logging.getLogger("ownnumber.reconcile")
 @bp.timer_trigger(arg_name="timer", schedule="0 */15 * * * *", run_on_startup=False)
 def reconcile(timer: func.TimerRequest) -> None:
     deps = services()
-    summary = deps.calls.reconcile(deps.twilio_calls_api)
+    grace = timedelta(seconds=deps.settings.calling.reconcile_grace_seconds)
+    summary = reconcile_calls(deps.calls, deps.twilio_calls_api, grace)
     logger.info(
-        "Reconciliation: %s overdue call(s), %s settled, %s waiting, %s failed%s",
-        summary.overdue,
+        "Reconciliation: %s call(s) due, %s settled, %s waiting, %s failed%s",
+        summary.due,
         summary.settled,
         summary.waiting,
         summary.failed,

@@ -7,22 +7,19 @@ from urllib.parse import urlencode
 import azure.functions as func
 
 from functions._edge import endpoint, services, twilio_webhook, twiml_response
-from shared.destination_policy import DestinationRefused
-from shared.errors import InvalidInput
-from shared.pricing import CallRefused
+from shared.errors import CallRefused, InvalidInput
 from shared.records import is_valid_entry_id
 from shared.twilio_signature import public_url
 from shared.twiml import DialPlan, dial, refuse
+from shared.webhook_paths import DIAL_ACTION_PATH, STATUS_CALLBACK_PATH, VOICE_ROUTE
 
 bp = func.Blueprint()
 logger = logging.getLogger("ownnumber.voice")
 
-STATUS_CALLBACK_PATH = "/api/call-status"
-DIAL_ACTION_PATH = "/api/call-status/dial-action"
 _CLIENT_PREFIX = "client:"
 
 
-@bp.route(route="voice", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route=VOICE_ROUTE, methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint
 def voice(req: func.HttpRequest) -> func.HttpResponse:
     form = twilio_webhook(req)
@@ -31,13 +28,13 @@ def voice(req: func.HttpRequest) -> func.HttpResponse:
     call_sid = form.get("CallSid", "")
     if not is_valid_entry_id(call_sid):
         raise InvalidInput("The field CallSid is missing or malformed.")
-    application = form.get("ApplicationSid")
+    application = form.get("ApplicationSid", "")
     caller = form.get("From", "")
     user_id = caller.removeprefix(_CLIENT_PREFIX)
     if (
         not caller.startswith(_CLIENT_PREFIX)
         or not is_valid_entry_id(user_id)
-        or (application is not None and application != settings.twilio.twiml_app_sid)
+        or application != settings.twilio.twiml_app_sid
     ):
         # A phone calling in, or another app of the account: OwnNumber only places calls
         # for its own signed-in browsers.
@@ -46,7 +43,7 @@ def voice(req: func.HttpRequest) -> func.HttpResponse:
     try:
         priced = deps.pricing.price(form.get("To", ""))
         placement = deps.calls.place(user_id, call_sid, priced)
-    except (DestinationRefused, CallRefused) as refusal:
+    except CallRefused as refusal:
         # The reason names the dialled number: it is said to the caller, never logged.
         logger.info("Refused call %s: %s", call_sid, refusal.code)
         return twiml_response(refuse(refusal.reason))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl
 
 
@@ -47,9 +49,18 @@ class Mount:
     handler: Handler
 
 
-def problem_response(status: int, title: str, detail: str, **headers: str) -> LocalResponse:
-    import json
+def json_response(
+    status: int,
+    data: Any,
+    *headers: tuple[str, str],
+    content_type: str = "application/json",
+) -> LocalResponse:
+    """A JSON answer of the sandboxes (compact, as the providers' own APIs answer)."""
+    body = json.dumps(data, separators=(",", ":")).encode()
+    return LocalResponse(status, body, [("Content-Type", content_type), *headers])
 
+
+def problem_response(status: int, title: str, detail: str, **headers: str) -> LocalResponse:
     body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail})
     return LocalResponse(
         status,

@@ -198,6 +198,14 @@ class Hold:
             return True
         return now > self.placed_at + timedelta(seconds=self.time_limit_seconds) + margin
 
+    def is_due(self, now: datetime, margin: timedelta, grace: timedelta) -> bool:
+        """Time for reconciliation to ask Twilio: the call is overdue, or the hold is old
+        enough for Twilio to say whether its call still goes on (it answers "in progress"
+        while it does, and reconciliation then waits)."""
+        if self.placed_at is None:
+            return True
+        return self.is_overdue(now, margin) or now > self.placed_at + grace
+
     def is_stale(self, now: datetime, margin: timedelta) -> bool:
         """No call can still be running under this hold; another call may replace it."""
         if self.placed_at is None:
@@ -297,14 +305,23 @@ def status_callback_report(form: Mapping[str, str], now: datetime) -> StatusRepo
 
 
 def dial_action_report(form: Mapping[str, str], now: datetime) -> StatusReport | None:
-    """The <Dial action> request, when it can settle a call on its own: the dial ended
-    without an answer, so nothing is owed, even if no status callback ever came. Answered
-    calls are billed from the status callbacks (which carry the leg's duration) or, failing
-    those, by reconciliation."""
+    """The <Dial action> request, which Twilio sends when the dial ends: DialCallStatus,
+    DialCallSid and, for an answered leg, DialCallDuration (the leg's CallDuration). It settles
+    the call as well as the final status callback would, so whichever of the two comes first
+    settles it, at the same price; None when it cannot (an answered leg without its sid or
+    duration, or a status Twilio does not send for a <Number>)."""
     status = form.get("DialCallStatus", "")
-    if status not in UNANSWERED_FINAL:
+    child_sid = form.get("DialCallSid", "")
+    if status in UNANSWERED_FINAL:
+        return StatusReport(status, now, Source.DIAL_ACTION, child_sid=child_sid)
+    if status != COMPLETED or not child_sid:
         return None
-    return StatusReport(status, now, Source.DIAL_ACTION, child_sid=form.get("DialCallSid", ""))
+    duration = _whole_number(form, "DialCallDuration")
+    if duration is None:
+        return None
+    return StatusReport(
+        status, now, Source.DIAL_ACTION, child_sid=child_sid, duration_seconds=duration
+    )
 
 
 def _whole_number(form: Mapping[str, str], name: str) -> int | None:
@@ -340,19 +357,24 @@ def reconciliation_report(
     if leg is not None:
         if leg.status not in FINAL_STATUSES:
             return None
+        if leg.status == COMPLETED and leg.duration_seconds is None:
+            # Answered, but Twilio has not written its duration yet: billing it as zero
+            # would give the call away, so wait for the next run.
+            return None
         return StatusReport(
             leg.status,
             leg.end_time or now,
             Source.RECONCILIATION,
             child_sid=leg.sid,
-            duration_seconds=leg.duration_seconds or 0,
+            duration_seconds=leg.duration_seconds,
         )
     if record.child_sid:
         # A leg reported to us but unknown to Twilio: no guess at its duration is safe.
         return None
     if parent is None:
-        # Twilio never placed it (or forgot it): no leg was dialled, so nothing is owed.
-        return StatusReport("failed", now, Source.RECONCILIATION)
+        # Twilio does not know the call at all. It may never have placed it, but a wrong API
+        # key, account or region says the same of every call: never settle as free on that.
+        return None
     if parent.status not in FINAL_STATUSES:
         return None
     # The browser's call ended before any leg was dialled.

@@ -14,8 +14,6 @@ The decisions themselves are in shared.call_lifecycle.
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,10 +26,14 @@ from shared.call_lifecycle import (
     StatusReport,
     Step,
     apply_report,
-    reconciliation_report,
 )
-from shared.ledger import Balance, EntryKind, Ledger, PostStatus, balance_from_row
-from shared.pricing import CallRefused, PricedDestination, affordable_seconds
+from shared.ledger import Balance, EntryKind, Ledger, PostStatus, back_off, balance_from_row
+from shared.pricing import (
+    CallRefused,
+    InsufficientCredit,
+    PricedDestination,
+    affordable_seconds,
+)
 from shared.records import (
     BALANCE_KEY,
     CALL_HISTORY_PREFIX,
@@ -46,10 +48,8 @@ from shared.table_store import (
     Replace,
     RowChanged,
     RowExists,
-    StorageUnavailable,
     Table,
 )
-from shared.twilio_calls_api import CallsApi, TwilioApiUnavailable
 
 logger = logging.getLogger("ownnumber.calls")
 
@@ -96,14 +96,6 @@ class CallsPage:
     continuation: str | None
 
 
-@dataclass(frozen=True)
-class ReconcileSummary:
-    overdue: int = 0
-    settled: int = 0
-    waiting: int = 0
-    failed: int = 0
-
-
 class _Reconsider(Exception):
     """The call changed between deciding and writing: read it again and decide again."""
 
@@ -135,9 +127,15 @@ class Calls:
             max_seconds = affordable_seconds(
                 balance_from_row(balance_row), priced.rate, self.currency
             )
-            assert balance_row is not None  # no balance row is a zero balance: refused above
+            if balance_row is None:
+                # No balance row is a zero balance, which affordable_seconds refuses; this
+                # holds even if pricing ever let a zero balance through.
+                raise InsufficientCredit("You have no credit; add credit to make calls.")
             now = self.clock()
-            hold_op = self._hold_op(user_id, Hold(call_sid, now, max_seconds), now)
+            try:
+                hold_op = self._hold_op(user_id, Hold(call_sid, now, max_seconds), now)
+            except _Reconsider:
+                continue  # an earlier delivery of this webhook placed the call: replay it
             record = CallRecord(
                 call_sid=call_sid,
                 user_id=user_id,
@@ -161,7 +159,7 @@ class Calls:
                 )
                 return Placement(record)
             except (RowExists, RowChanged):
-                _back_off(attempt)  # a racing call, report or post: look again
+                back_off(attempt)  # a racing call, report or post: look again
         raise CallsBusy(f"account {user_id} stayed busy while placing a call")
 
     def _hold_op(self, user_id: str, hold: Hold, now: datetime) -> Op:
@@ -169,6 +167,9 @@ class Calls:
         if row is None:
             return Insert(HOLD_KEY, hold.to_data())
         current = Hold.from_row(row)
+        if current.call_sid == hold.call_sid:
+            # Twilio retried the webhook while its first delivery was placing this very call.
+            raise _Reconsider
         if not current.is_stale(now, self.reconcile_margin):
             raise AnotherCallActive(
                 "You already have a call in progress; hang it up before starting another."
@@ -199,7 +200,7 @@ class Calls:
                 if outcome.step is Step.SETTLE:
                     return self._settle(user_id, report, outcome)
             except (_Reconsider, RowChanged):
-                _back_off(attempt)
+                back_off(attempt)
                 continue
             effect = (
                 ReportEffect.ALREADY_SETTLED
@@ -259,46 +260,6 @@ class Calls:
         page = self.accounts.page(user_id, CALL_HISTORY_PREFIX, limit, continuation)
         return CallsPage([CallRecord.from_row(row) for row in page.rows], page.continuation)
 
-    def reconcile(self, api: CallsApi) -> ReconcileSummary:
-        """Settle, from Twilio's own records, the calls whose hold outlived their time limit."""
-        now = self.clock()
-        overdue = settled = waiting = failed = 0
-        for user_id, row in self.accounts.scan(HOLD_KEY):
-            hold = Hold.from_row(row)
-            if not hold.is_overdue(now, self.reconcile_margin):
-                continue
-            overdue += 1
-            try:
-                if self._reconcile_one(api, user_id, hold, row.etag, now):
-                    settled += 1
-                else:
-                    waiting += 1
-            except (TwilioApiUnavailable, StorageUnavailable, CallsBusy) as error:
-                failed += 1
-                logger.warning("Could not reconcile call %s: %s", hold.call_sid, error)
-        return ReconcileSummary(overdue, settled, waiting, failed)
-
-    def _reconcile_one(
-        self, api: CallsApi, user_id: str, hold: Hold, hold_etag: str, now: datetime
-    ) -> bool:
-        record = self.get(user_id, hold.call_sid) if hold.call_sid else None
-        if record is None or record.is_final:
-            # Holds are released with their call's settlement, so this one lost its call.
-            logger.error("Releasing the hold of call %s, which has no open call", hold.call_sid)
-            try:
-                self.accounts.commit(user_id, [Remove(HOLD_KEY, hold_etag)])
-            except RowChanged:
-                pass  # released or replaced meanwhile
-            return True
-        parent = api.fetch(record.call_sid)
-        children = api.children(record.call_sid) if parent is not None else []
-        report = reconciliation_report(record, parent, children, now)
-        if report is None:
-            logger.warning("Call %s is overdue but Twilio cannot settle it yet", record.call_sid)
-            return False
-        result = self.report(user_id, record.call_sid, report)
-        return result.effect in (ReportEffect.SETTLED, ReportEffect.ALREADY_SETTLED)
-
 
 def _charge_details(record: CallRecord) -> dict[str, str | int]:
     # What the ledger shows of a call; the dialled number stays in the call row, which the
@@ -313,8 +274,3 @@ def _charge_details(record: CallRecord) -> dict[str, str | int]:
         "per_minute_micros": record.rate.per_minute_micros,
         "increments": record.rate.increments,
     }
-
-
-def _back_off(attempt: int) -> None:
-    # Jittered, so that racing reports of one call stop colliding in lock-step.
-    time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))

@@ -74,6 +74,9 @@ class CallingSettings:
     rate_deck_path: Path | None
     # How long past a call's time limit its hold may live before reconciliation asks Twilio.
     reconcile_margin_seconds: int
+    # How old any hold must be before reconciliation asks Twilio about it anyway (a <Dial>
+    # that never ran, a lost final report), so that a glitch does not block calls for hours.
+    reconcile_grace_seconds: int = 180
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         blocked_prefixes=read.optional("BLOCKED_PREFIXES", "") or "",
         rate_deck_path=Path(rate_deck) if rate_deck else None,
         reconcile_margin_seconds=read.integer("RECONCILE_MARGIN_SECONDS", 300, 0, 86400),
+        reconcile_grace_seconds=read.integer("RECONCILE_GRACE_SECONDS", 180, 0, 86400),
     )
     return Settings(
         mode=mode,

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType, shortnumberinfo
 
+from shared.errors import CallRefused
+
 # Longer input is garbage, not a phone number; refusing it early bounds the parsing work.
 _MAX_INPUT_CHARS = 64
 # No emergency number anywhere is longer (checked against phonenumbers' short-number metadata).
@@ -73,13 +75,11 @@ class Destination:
     number_type: str  # one of the values of _ALLOWED_TYPES, e.g. "mobile"
 
 
-class DestinationRefused(Exception):
+class DestinationRefused(CallRefused):
     """OwnNumber will not call this number: `reason` is for the user, `code` for machines."""
 
     def __init__(self, reason: str, code: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
+        super().__init__(reason, code)
 
 
 class InvalidNumber(DestinationRefused):

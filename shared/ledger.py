@@ -47,6 +47,7 @@ class EntryKind(StrEnum):
     REFUND = "refund"
     DISPUTE = "dispute"
     DISPUTE_REVERSAL = "dispute_reversal"
+    REFUND_REVERSAL = "refund_reversal"  # a refund failed: its money never left
     ADJUSTMENT = "adjustment"
 
 
@@ -178,29 +179,40 @@ class Ledger:
                     )
             except RowChanged:
                 pass
-            _back_off(attempt)
+            back_off(attempt)
         raise LedgerBusy(f"account {user_id} stayed busy for {self.max_attempts} attempts")
 
     def set_flags(
-        self, user_id: str, change: Callable[[frozenset[str]], frozenset[str]]
-    ) -> frozenset[str]:
-        """Change account flags (e.g. a dispute hold) without moving money; returns them."""
-        for attempt in range(self.max_attempts):
-            current = self.balance(user_id)
-            new_flags = change(current.flags)
-            if new_flags == current.flags:
-                return new_flags
-            data = _balance_data(current.micros, current.seq, new_flags)
-            op: Op = (
-                Insert(BALANCE_KEY, data)
-                if current.etag is None
-                else Replace(BALANCE_KEY, data, current.etag)
-            )
-            try:
-                self.accounts.commit(user_id, [op])
-                return new_flags
-            except (RowExists, RowChanged):
-                _back_off(attempt)
+        self,
+        user_id: str,
+        change: Callable[[frozenset[str]], frozenset[str]],
+        *,
+        also: ExtraOps = (),
+    ) -> bool:
+        """Change account flags (e.g. a dispute hold) without moving money.
+
+        `also` is written in the same transaction, as with `post`. The balance row is
+        rewritten (If-Match) whenever anything is, so a racing writer of the flags or the
+        balance makes this attempt fail and try again. True if anything changed.
+        """
+        with self._lock(user_id):
+            for attempt in range(self.max_attempts):
+                current = self.balance(user_id)
+                new_flags = change(current.flags)
+                extra = list(also(current) if callable(also) else also)
+                if new_flags == current.flags and not extra:
+                    return False
+                data = _balance_data(current.micros, current.seq, new_flags)
+                op: Op = (
+                    Insert(BALANCE_KEY, data)
+                    if current.etag is None
+                    else Replace(BALANCE_KEY, data, current.etag)
+                )
+                try:
+                    self.accounts.commit(user_id, [op, *extra])
+                    return True
+                except (RowExists, RowChanged):
+                    back_off(attempt)
         raise LedgerBusy(f"account {user_id} stayed busy for {self.max_attempts} attempts")
 
     def entries(
@@ -272,6 +284,9 @@ def _balance_write(entry: LedgerEntry, current: Balance, flags: frozenset[str]) 
     return Replace(BALANCE_KEY, data, current.etag)
 
 
-def _back_off(attempt: int) -> None:
-    # Jittered so that racing writers of one account stop colliding in lock-step.
+def back_off(attempt: int) -> None:
+    """Waits before another attempt at a write that lost a race (ETag or create conflict).
+
+    Jittered so that racing writers of one account stop colliding in lock-step; at most 50 ms.
+    """
     time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))

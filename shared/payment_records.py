@@ -11,9 +11,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from shared.money import minor_to_micros
 from shared.records import PAYMENT_PREFIX
-from shared.stripe_events import DISPUTE_LOST, DISPUTE_OPEN, DISPUTE_WON, Card, Purchase
+from shared.stripe_events import (
+    DISPUTE_CLOSED,
+    DISPUTE_LOST,
+    DISPUTE_OPEN,
+    DISPUTE_WON,
+    Card,
+    Purchase,
+)
 from shared.table_store import Row, Value
 
 
@@ -25,6 +31,10 @@ class PaymentStatus(StrEnum):
     REFUNDED = "refunded"
     DISPUTED = "disputed"
     DISPUTE_LOST = "dispute_lost"
+    DISPUTE_CLOSED = "dispute_closed"  # closed with a status we do not know; debit kept
+
+
+_DISPUTE_FINAL = frozenset([DISPUTE_WON, DISPUTE_LOST, DISPUTE_CLOSED])
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,8 @@ class PaymentRecord:
             return PaymentStatus.PARTIALLY_REFUNDED
         if self.dispute_status == DISPUTE_LOST:
             return PaymentStatus.DISPUTE_LOST
+        if self.dispute_status == DISPUTE_CLOSED:
+            return PaymentStatus.DISPUTE_CLOSED
         if self.paid:
             return PaymentStatus.PAID
         if self.failed:
@@ -86,8 +98,8 @@ class PaymentRecord:
         # A dispute only moves forward: a late "created" never reopens a closed one.
         if (
             self.dispute_id == dispute_id
-            and self.dispute_status in (DISPUTE_WON, DISPUTE_LOST)
-            and status == DISPUTE_OPEN
+            and self.dispute_status in _DISPUTE_FINAL
+            and status not in _DISPUTE_FINAL
         ):
             return self
         return replace(self, dispute_id=dispute_id, dispute_status=status)
@@ -127,7 +139,6 @@ def payment_data(record: PaymentRecord, now: datetime) -> dict[str, Value]:
         "charge_id": record.charge_id,
         "pack": record.pack,
         "amount_minor": record.amount_minor,
-        "amount_micros": minor_to_micros(record.amount_minor, record.currency or "USD"),
         "currency": record.currency,
         "credit_micros": record.credit_micros,
         "paid": record.paid,
@@ -135,7 +146,6 @@ def payment_data(record: PaymentRecord, now: datetime) -> dict[str, Value]:
         "refunded_minor": record.refunded_minor,
         "dispute_id": record.dispute_id,
         "dispute_status": record.dispute_status,
-        "status": record.status.value,
         "card_brand": record.card_brand,
         "card_last4": record.card_last4,
         "created_at": record.created_at or now,

@@ -6,10 +6,12 @@ the entry's "create" and changes nothing, whatever the order events arrive in:
 - a purchase is credited under its PaymentIntent id (pi_…). Checkout's completion events name
   it, and so does every charge, refund and dispute, so each of them can find the credit;
 - a refund is debited under the refund id (re_…), the refunded share of the credit; a refund
-  that fails later is credited back under "re_…:reversed";
-- a dispute is debited under the dispute id (du_…), the disputed share, and the account is
-  flagged in the same write; a won dispute is credited back under "du_…:won"; either outcome
-  clears the flag (unless another payment is still disputed).
+  that fails later is credited back under "re_…:reversed". Shares are rounded down, so once
+  a payment is refunded in full, "pi_…:refund_rounding" debits the micros the rounding left;
+- a chargeback is debited under the dispute id (du_…), the disputed share, and the account
+  is flagged in the same write; one the merchant keeps (won, prevented, an inquiry closed) is
+  credited back under "du_…:won"; any close clears the flag (unless another payment is still
+  disputed). An inquiry (warning_*) moves no money and holds nothing: it is only recorded.
 
 A refund or dispute finds the user and the pack's credit from our own records when the
 purchase was already seen, and otherwise from the PaymentIntent's metadata, which
@@ -29,8 +31,6 @@ shared/payment_provider.py.
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -43,17 +43,21 @@ from shared.checkout_requests import (
     checkout_request,
     offered_pack,
 )
-from shared.config import CreditPack
+from shared.config import ConfigError, CreditPack
 from shared.errors import NotFound
 from shared.ledger import (
     FLAG_PAYMENT_DISPUTED,
     EntryKind,
     Ledger,
-    LedgerBusy,
     PostResult,
     PostStatus,
+    back_off,
 )
-from shared.payment_provider import PaymentProvider, PaymentProviderUnavailable
+from shared.payment_provider import (
+    PaymentProvider,
+    PaymentProviderRefused,
+    PaymentProviderUnavailable,
+)
 from shared.payment_records import (
     CheckoutRecord,
     CheckoutView,
@@ -72,6 +76,8 @@ from shared.records import (
     payment_key,
 )
 from shared.stripe_events import (
+    DISPUTE_CLOSED,
+    DISPUTE_INQUIRY,
     DISPUTE_OPEN,
     DISPUTE_WON,
     ApplyDispute,
@@ -92,6 +98,17 @@ logger = logging.getLogger("ownnumber.payments")
 
 # Stripe's statuses of a refund whose money never left.
 _REFUND_UNDONE = frozenset(["failed", "canceled"])
+# Looking up the card for the receipt fails in these ways; none of them may block a credit.
+_PROVIDER_ERRORS = (PaymentProviderUnavailable, PaymentProviderRefused, ConfigError)
+
+
+class AccountBusy(Exception):
+    """The account's payment rows changed under every attempt; the caller should retry."""
+
+
+class PaymentInconsistent(Exception):
+    """Stripe's account of a payment contradicts our record of it (a refund in another
+    currency, say): never ignored, answered 5xx so that Stripe retries and someone notices."""
 
 
 class Outcome(StrEnum):
@@ -111,7 +128,8 @@ def share_of_credit(credit_micros: int, part_minor: int, paid_minor: int) -> int
 
     Rounded down, so a refund or dispute never takes more than its share; the whole payment
     maps to exactly the whole credit (credit * paid // paid), so refunding everything at once
-    debits exactly what was credited. Several partial refunds may leave under one micro each.
+    debits exactly what was credited. Several partial refunds may leave under one micro each,
+    which Payments debits once the payment is refunded in full.
     """
     if paid_minor <= 0:
         raise ValueError("a payment's amount is positive")
@@ -193,8 +211,8 @@ class Payments:
                 return self._record_session(session, failed)
             case ApplyRefunds():
                 return self._refunds(instruction)
-            case ApplyDispute(dispute):
-                return self._dispute(dispute)
+            case ApplyDispute(dispute, outcome):
+                return self._dispute(dispute, outcome)
             case Ignore(reason):
                 logger.debug("Stripe event %s (%s) ignored: %s", event.id, event.type, reason)
                 return Outcome.IGNORED
@@ -205,11 +223,9 @@ class Payments:
         if not self._account_exists(purchase.user_id, pi):
             return Outcome.IGNORED
         self._remember_owner(pi, purchase.user_id)
-        charge_id, card = self._charge_details(pi)
 
         def change(record: PaymentRecord) -> PaymentRecord:
-            record = record.with_purchase(purchase).with_charge(charge_id, card)
-            return replace(record, session_id=session.id, paid=True)
+            return replace(record.with_purchase(purchase), session_id=session.id, paid=True)
 
         result = self.ledger.post(
             purchase.user_id,
@@ -221,6 +237,8 @@ class Payments:
                 purchase.user_id, (self._payment_build(pi, change), self._checkout_build(session))
             ),
         )
+        # After the credit, so that Stripe being slow or refusing never holds it up.
+        self._add_card(purchase.user_id, pi)
         return _outcome(result)
 
     def _record_session(self, session: SessionFacts, failed: bool) -> Outcome:
@@ -248,7 +266,7 @@ class Payments:
         purchase = self._purchase_of(refund)
         if purchase is None:
             return Outcome.IGNORED
-        pi = refund.payment_intent
+        user, pi = purchase.user_id, refund.payment_intent
         share = share_of_credit(purchase.credit_micros, refund.amount_minor, purchase.amount_minor)
         details = {"payment_intent": pi, "refund": refund.id}
 
@@ -261,7 +279,7 @@ class Payments:
 
         outcomes = [
             self._post(
-                purchase.user_id,
+                user,
                 pi,
                 refund.id,
                 -share,
@@ -274,28 +292,81 @@ class Payments:
             # The money never left: the credit comes back, as a new entry.
             outcomes.append(
                 self._post(
-                    purchase.user_id,
+                    user,
                     pi,
                     f"{refund.id}:reversed",
                     share,
-                    EntryKind.ADJUSTMENT,
+                    EntryKind.REFUND_REVERSAL,
                     details,
                     refunded(-refund.amount_minor),
                 )
             )
+        # On every delivery, not only the first: a redelivery completes an interrupted one.
+        outcomes.append(self._round_off_refunds(purchase, pi))
         return _strongest(outcomes)
 
-    def _dispute(self, dispute: Reversal) -> Outcome:
+    def _round_off_refunds(self, purchase: Purchase, pi: str) -> Outcome:
+        """A payment refunded in full takes back exactly its credit.
+
+        Each refund debits its share rounded down, so several partial refunds leave a few
+        micros. Once the record says the whole amount went back, one more entry, keyed by
+        the payment, debits what is left: computed from the entries, which no longer change,
+        so every delivery that gets here computes the same amount.
+        """
+        user = purchase.user_id
+        row = self.accounts.get(user, payment_key(pi))
+        record = payment_from_row(row) if row else None
+        if record is None or record.refunded_minor < purchase.amount_minor:
+            return Outcome.IGNORED
+        entry_id = f"{pi}:refund_rounding"
+        refunds = [
+            entry
+            for entry in self.ledger.all_entries(user)
+            if entry.details.get("payment_intent") == pi
+            and entry.kind in (EntryKind.REFUND, EntryKind.REFUND_REVERSAL)
+        ]
+        if any(entry.entry_id == entry_id for entry in refunds):
+            return Outcome.ALREADY_APPLIED
+        left = purchase.credit_micros + sum(entry.amount_micros for entry in refunds)
+        if left == 0:
+            return Outcome.IGNORED
+        if not 0 < left < len(refunds):
+            # Rounding leaves under one micro per refund; anything else is not rounding.
+            logger.error("The refunds of %s leave %d micros of its credit: not rounded", pi, left)
+            return Outcome.IGNORED
+        return self._post(
+            user,
+            pi,
+            entry_id,
+            -left,
+            EntryKind.REFUND,
+            {"payment_intent": pi, "refund": "rounding"},
+            lambda record: record,
+        )
+
+    def _dispute(self, dispute: Reversal, outcome: str) -> Outcome:
         purchase = self._purchase_of(dispute)
         if purchase is None:
             return Outcome.IGNORED
-        user, pi, outcome = purchase.user_id, dispute.payment_intent, dispute.dispute_outcome
+        user, pi = purchase.user_id, dispute.payment_intent
         share = share_of_credit(purchase.credit_micros, dispute.amount_minor, purchase.amount_minor)
         details = {"payment_intent": pi, "dispute": dispute.id}
 
         def change(record: PaymentRecord) -> PaymentRecord:
             return record.with_purchase(purchase).with_dispute(dispute.id, outcome)
 
+        if outcome == DISPUTE_INQUIRY:
+            # No money has moved and the account is not held: an inquiry is a question, and
+            # most close without a chargeback. If it becomes one, that event debits and holds.
+            changed = self._write(user, (self._payment_build(pi, change),))
+            return Outcome.RECORDED if changed else Outcome.ALREADY_APPLIED
+        if outcome == DISPUTE_CLOSED:
+            logger.error(
+                "Dispute %s of %s closed as %r, which this app does not know: its debit stays",
+                dispute.id,
+                pi,
+                dispute.status[:40],
+            )
         flags = self._dispute_flags(user, pi, change)
         # The debit comes first even when the closing event does: created and closed may
         # arrive in either order, and whichever is first posts it.
@@ -315,8 +386,11 @@ class Payments:
                     flags,
                 )
             )
-        if outcome != DISPUTE_OPEN and self._settle_dispute(user, pi, change, flags):
-            # Lost after its debit was applied: no money moves, the record and flag change.
+        # Closed after its entries were posted: no money moves, the record and flag change
+        # together, writing the balance row as every change of a dispute's state does.
+        if outcome != DISPUTE_OPEN and self.ledger.set_flags(
+            user, flags, also=self._ops(user, (self._payment_build(pi, change),))
+        ):
             outcomes.append(Outcome.RECORDED)
         return _strongest(outcomes)
 
@@ -343,26 +417,14 @@ class Payments:
         )
         return _outcome(result)
 
-    def _settle_dispute(
-        self,
-        user_id: str,
-        pi: str,
-        change: RecordChange,
-        flags: Callable[[frozenset[str]], frozenset[str]],
-    ) -> bool:
-        """The record and the flag after a close whose entries were already posted."""
-        changed = self._write(user_id, (self._payment_build(pi, change),))
-        before = self.ledger.balance(user_id).flags
-        return self.ledger.set_flags(user_id, flags) != before or changed
-
     def _dispute_flags(
         self, user_id: str, pi: str, change: RecordChange
     ) -> Callable[[frozenset[str]], frozenset[str]]:
         """Flagged while any of the account's payments has an open dispute.
 
         Computed on every attempt, after the balance row was read. Each change of a dispute's
-        state writes the balance row too (in its transaction, or by set_flags right after), so
-        a concurrent change fails this write's ETag and the rows are read again.
+        state writes the balance row too (by post or set_flags, in the same transaction), so a
+        concurrent change fails this write's ETag and the rows are read again.
         """
         key = payment_key(pi)
 
@@ -384,16 +446,29 @@ class Payments:
         """Who bought what with the reversed payment: our records first, then Stripe's."""
         pi = reversal.payment_intent
         purchase = self._recorded_purchase(pi)
-        if purchase is None:
+        asked = purchase is None
+        if asked:
             info = self.provider.payment_intent(pi)
             purchase = info.purchase if info else None
         if purchase is None:
             logger.warning("%s is about %s, not one of our purchases: ignored", reversal.id, pi)
             return None
+        # A refund or dispute is in its charge's currency, which is the purchase's: anything
+        # else means our record or Stripe's is wrong, and a share of it would be a guess.
         if reversal.currency and reversal.currency != purchase.currency:
-            logger.warning("%s is not in its payment's currency: ignored", reversal.id)
+            logger.error(
+                "%s is in %s but its payment %s is in %s",
+                reversal.id,
+                reversal.currency,
+                pi,
+                purchase.currency,
+            )
+            raise PaymentInconsistent(f"{reversal.id} is not in the currency of {pi}.")
+        if not self._account_exists(purchase.user_id, reversal.id):
             return None
-        return purchase if self._account_exists(purchase.user_id, reversal.id) else None
+        if asked:
+            self._remember_owner(pi, purchase.user_id)  # later events need not ask Stripe
+        return purchase
 
     def _recorded_purchase(self, pi: str) -> Purchase | None:
         owner = self.owners.get(pi, PAYMENT_OWNER_KEY)
@@ -413,14 +488,26 @@ class Payments:
     def _remember_owner(self, pi: str, user_id: str) -> None:
         self.owners.commit(pi, [Replace(PAYMENT_OWNER_KEY, {"user_id": user_id})])
 
-    def _charge_details(self, pi: str) -> tuple[str, Card | None]:
-        """The charge id and card for the receipt; the credit does not wait on them."""
+    def _add_card(self, user_id: str, pi: str) -> None:
+        """The charge id and card for the receipt, asked of Stripe once the record lacks them.
+
+        Best effort: the receipt shows no card rather than the credit failing.
+        """
+        row = self.accounts.get(user_id, payment_key(pi))
+        if row is not None and payment_from_row(row).card is not None:
+            return
         try:
             info = self.provider.payment_intent(pi)
-        except PaymentProviderUnavailable as error:
-            logger.warning("No card details for %s: %s", pi, error)
-            return "", None
-        return (info.charge_id, info.card) if info else ("", None)
+        except _PROVIDER_ERRORS as error:
+            logger.warning("No card details for %s: %s", pi, type(error).__name__)
+            return
+        if info is None or (info.card is None and not info.charge_id):
+            return
+        charge_id, card = info.charge_id, info.card
+        self._write(
+            user_id,
+            (self._payment_build(pi, lambda record: record.with_charge(charge_id, card)),),
+        )
 
     # -- rows --
 
@@ -478,8 +565,8 @@ class Payments:
                 self.accounts.commit(user_id, ops)
                 return True
             except (RowChanged, RowExists):
-                time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
-        raise LedgerBusy(f"account {user_id} stayed busy for {self.max_attempts} attempts")
+                back_off(attempt)
+        raise AccountBusy(f"account {user_id} stayed busy for {self.max_attempts} attempts")
 
 
 def _same(old: Mapping[str, Value], new: Mapping[str, Value]) -> bool:

@@ -15,22 +15,10 @@ from shared.destination_policy import (
     check_destination,
     parse_policy_settings,
 )
+from shared.errors import CallRefused
 from shared.ledger import FLAG_PAYMENT_DISPUTED, Balance
 from shared.money import format_micros
 from shared.rating import SAMPLE_DECK_PATH, Rate, RateDeck, RateDeckError, load_rate_deck
-
-
-class CallRefused(Exception):
-    """The call may not be made: `reason` is a sentence for the user, `code` for machines.
-
-    Shaped like destination_policy.DestinationRefused, so callers treat both alike.
-    """
-
-    code = "refused"
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class NotPriced(CallRefused):

@@ -18,12 +18,21 @@ from shared.checkout_requests import META_CREDIT, META_PACK, META_USER
 from shared.errors import InvalidInput
 from shared.records import is_valid_entry_id
 
-DISPUTE_OPEN = "open"
-DISPUTE_WON = "won"
-DISPUTE_LOST = "lost"
+# What a dispute means for the account, from its event and Stripe's status.
+DISPUTE_OPEN = "open"  # a chargeback: the money left, the account is held
+DISPUTE_INQUIRY = "inquiry"  # an inquiry (warning_*): no money moved yet, nothing held
+DISPUTE_WON = "won"  # closed with the money kept by the merchant: the credit comes back
+DISPUTE_LOST = "lost"  # closed with the money gone: the debit stays
+DISPUTE_CLOSED = "closed"  # closed with a status we do not know: the debit stays
 
-# Stripe's dispute statuses: the two final ones, and an inquiry closed without a chargeback.
-_DISPUTE_CLOSED = {"won": DISPUTE_WON, "lost": DISPUTE_LOST, "warning_closed": DISPUTE_WON}
+# "updated" too: an inquiry that becomes a chargeback may only say so in an update.
+DISPUTE_EVENTS = frozenset(
+    ["charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed"]
+)
+# Stripe's final statuses in which the merchant keeps the money: won, an inquiry closed
+# without a chargeback, and a chargeback prevented (e.g. by Visa's Rapid Dispute Resolution).
+_DISPUTE_KEPT = frozenset(["won", "warning_closed", "prevented"])
+_DISPUTE_FINAL = _DISPUTE_KEPT | {"lost"}
 _REFUND_EVENTS = frozenset(
     ["refund.created", "refund.updated", "refund.failed", "charge.refund.updated"]
 )
@@ -91,9 +100,14 @@ class Reversal:
     payment_intent: str
     charge_id: str
 
-    @property
-    def dispute_outcome(self) -> str:
-        return _DISPUTE_CLOSED.get(self.status, DISPUTE_OPEN)
+
+def dispute_outcome(status: str, closed: bool) -> str:
+    """What a dispute in Stripe's `status` means; a closed one is never open again."""
+    if closed:
+        if status in _DISPUTE_KEPT:
+            return DISPUTE_WON
+        return DISPUTE_LOST if status == "lost" else DISPUTE_CLOSED
+    return DISPUTE_INQUIRY if status.startswith("warning_") else DISPUTE_OPEN
 
 
 # What an event asks for, decided without any I/O.
@@ -122,6 +136,7 @@ class ApplyRefunds:
 @dataclass(frozen=True)
 class ApplyDispute:
     dispute: Reversal
+    outcome: str  # DISPUTE_OPEN, DISPUTE_INQUIRY, DISPUTE_WON, DISPUTE_LOST or DISPUTE_CLOSED
 
 
 @dataclass(frozen=True)
@@ -157,11 +172,12 @@ def interpret(event: StripeEvent) -> Instruction:
         if refund is None:
             return Ignore("a refund without an id, amount or PaymentIntent")
         return ApplyRefunds(refund.charge_id, (refund,), None)
-    if event.type in ("charge.dispute.created", "charge.dispute.closed"):
+    if event.type in DISPUTE_EVENTS:
         dispute = reversal_facts(obj)
         if dispute is None:
             return Ignore("a dispute without an id, amount or PaymentIntent")
-        return ApplyDispute(dispute)
+        closed = event.type == "charge.dispute.closed" or dispute.status in _DISPUTE_FINAL
+        return ApplyDispute(dispute, dispute_outcome(dispute.status, closed))
     return Ignore(f"{event.type} is not an event this app acts on")
 
 

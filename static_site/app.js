@@ -23,6 +23,7 @@ function describe(entry) {
     refund: "Refund",
     dispute: "Payment disputed",
     dispute_reversal: "Dispute resolved",
+    refund_reversal: "Refund reversed",
     adjustment: "Adjustment",
   };
   return labels[entry.kind] || entry.kind;

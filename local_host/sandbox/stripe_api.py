@@ -22,7 +22,8 @@
    (or {"payment_intent": "pi_…"}), "amount" (minor units, for refund and dispute; default:
    all that is left) and "deliver" (default true; false returns the signed-ready events
    without sending them, for tests that deliver them duplicated or out of order). Kinds: pay,
-   pay_async, async_succeeded, async_failed, refund, dispute, dispute_won, dispute_lost.
+   pay_async, async_succeeded, async_failed, refund, refund_failed (the latest succeeded
+   refund fails and its money comes back), dispute, dispute_won, dispute_lost.
    Answers {"events": [...], "deliveries": [{"id", "type", "status"}]}.
 
 The events are those Stripe sends, in its order (charge.succeeded and payment_intent.*
@@ -62,6 +63,7 @@ _KINDS = (
     "async_succeeded",
     "async_failed",
     "refund",
+    "refund_failed",
     "dispute",
     "dispute_won",
     "dispute_lost",
@@ -340,6 +342,8 @@ class StripeSandbox:
                 raise _Refused("This payment has not succeeded.")
             if kind == "refund":
                 return self._refund(charge, amount)
+            if kind == "refund_failed":
+                return self._fail_refund(charge)
             if kind == "dispute":
                 return self._dispute(charge, amount)
             return self._close_dispute(charge, won=kind == "dispute_won")
@@ -433,6 +437,22 @@ class StripeSandbox:
         charge["amount_refunded"] += refund["amount"]
         charge["refunded"] = charge["amount_refunded"] == charge["amount"]
         return [build_event("charge.refunded", charge), build_event("refund.created", refund)]
+
+    def _fail_refund(self, charge: dict[str, Any]) -> list[dict[str, Any]]:
+        """The latest succeeded refund fails (a closed bank account, say), as Stripe reports
+        it: the refund's status becomes failed and its amount is the charge's again."""
+        succeeded = [
+            r
+            for r in self._refunds.values()  # in the order they were made
+            if r["charge"] == charge["id"] and r["status"] == "succeeded"
+        ]
+        if not succeeded:
+            raise _Refused("This payment has no succeeded refund to fail.")
+        refund = succeeded[-1]
+        refund.update(status="failed", failure_reason="lost_or_stolen_card")
+        charge["amount_refunded"] -= refund["amount"]
+        charge["refunded"] = False
+        return [build_event("refund.updated", refund), build_event("refund.failed", refund)]
 
     def _dispute(self, charge: dict[str, Any], amount: int | None) -> list[dict[str, Any]]:
         if charge["disputed"]:

@@ -12,7 +12,7 @@ the local host (only when OWNNUMBER_MODE=sandbox):
    a webhook that does not answer 2xx fails it with 11200 "HTTP retrieval failure";
 3. executes it: <Say> is recorded as what the caller heard; <Dial><Number> creates the child
    call and, in a background thread, sends the signed status callbacks the <Number> asked for
-   (SequenceNumber 0, 1, 2…; CallDuration and Duration on the final one), cuts the call at
+   (SequenceNumber 0, 1, 2…; CallDuration on the final one), cuts the call at
    timeLimit seconds of talk exactly as Twilio does, then requests the <Dial action> with
    DialCallStatus, DialCallSid and DialCallDuration, and executes what that answers.
 
@@ -38,8 +38,11 @@ from /api/token>"} (checked as Twilio checks it), "to", and options:
 - shuffle_callbacks: status callbacks are held until the call ends and then delivered in a
   shuffled order (seed: to make it reproducible); SequenceNumber keeps the true order;
 - concurrent_callbacks: held callbacks are delivered all at once, in parallel threads;
-- drop_callbacks: no status callback and no <Dial action> request is sent (lost webhooks,
-  for reconciliation); the Calls API still knows the call;
+- action_first: the status callbacks are held until the <Dial action> request has been
+  answered, then delivered (Twilio promises no order between the two);
+- drop_status_callbacks: no status callback is sent; drop_dial_action: no <Dial action>
+  request is sent; drop_callbacks: neither (lost webhooks, for reconciliation). The Calls API
+  still knows the call;
 - params: further parameters the SDK passes with device.connect({params}).
 
 Magic destinations (valid UK fixed-line numbers from Ofcom's drama range, which the
@@ -71,7 +74,7 @@ from urllib.parse import urlencode
 
 import requests
 
-from local_host.http_types import LocalRequest, LocalResponse, problem_response
+from local_host.http_types import LocalRequest, LocalResponse, json_response, problem_response
 from local_host.routing import Route, RouteTable
 from local_host.sandbox.twiml_parser import (
     Dial,
@@ -85,6 +88,7 @@ from local_host.sandbox.twiml_parser import (
 )
 from shared.config import Settings
 from shared.twilio_signature import SIGNATURE_HEADER, sign
+from shared.webhook_paths import VOICE_PATH
 
 logger = logging.getLogger("local_host.sandbox.telephony")
 
@@ -100,6 +104,7 @@ MAX_CALLS_KEPT = 500
 # An action document may <Dial> again; Twilio would follow forever, the sandbox not.
 MAX_DIALS_PER_CALL = 3
 MAX_CONCURRENT_CALLBACKS = 16
+_NO_STORE = ("Cache-Control", "no-store")
 
 MAGIC_OUTCOMES: Mapping[str, str] = {
     "+442079460001": "busy",
@@ -135,6 +140,9 @@ class CallOptions:
     shuffle_callbacks: bool = False
     concurrent_callbacks: bool = False
     drop_callbacks: bool = False
+    drop_status_callbacks: bool = False
+    drop_dial_action: bool = False
+    action_first: bool = False
     seed: int | None = None
     params: Mapping[str, str] = field(default_factory=dict)
 
@@ -163,6 +171,9 @@ class CallOptions:
             "shuffle_callbacks",
             "concurrent_callbacks",
             "drop_callbacks",
+            "drop_status_callbacks",
+            "drop_dial_action",
+            "action_first",
         ):
             if data.get(name) is not None:
                 if not isinstance(data[name], bool):
@@ -176,6 +187,18 @@ class CallOptions:
             raise SandboxRequestInvalid("params must be an object of short strings.")
         values["params"] = dict(params)
         return cls(**values)
+
+    @property
+    def drops_status_callbacks(self) -> bool:
+        return self.drop_callbacks or self.drop_status_callbacks
+
+    @property
+    def drops_dial_action(self) -> bool:
+        return self.drop_callbacks or self.drop_dial_action
+
+    @property
+    def holds_status_callbacks(self) -> bool:
+        return self.shuffle_callbacks or self.concurrent_callbacks or self.action_first
 
     def as_json(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)} | {"params": dict(self.params)}
@@ -323,7 +346,7 @@ class TelephonySandbox:
             return problem_response(error.status, title, str(error))
 
     def _describe(self, _request: LocalRequest) -> LocalResponse:
-        return _json(
+        return json_response(
             200,
             {
                 "voice_url": self.voice_url,
@@ -331,6 +354,7 @@ class TelephonySandbox:
                 "other_numbers": ANSWERED,
                 "default_options": CallOptions().as_json(),
             },
+            _NO_STORE,
         )
 
     def _start(self, request: LocalRequest) -> LocalResponse:
@@ -346,15 +370,17 @@ class TelephonySandbox:
         if not isinstance(to, str) or not to.strip() or len(to) > 64:
             raise SandboxRequestInvalid("to must be the number to call, as the user typed it.")
         call = self.start_call(identity, to.strip(), CallOptions.from_json(data))
-        return _json(201, self.state(call.sid), Location=f"{PREFIX}/calls/{call.sid}")
+        return json_response(
+            201, self.state(call.sid), _NO_STORE, ("Location", f"{PREFIX}/calls/{call.sid}")
+        )
 
     def _list(self, _request: LocalRequest) -> LocalResponse:
         with self._lock:
             calls = [call.as_json() for call in reversed(self._calls.values())]
-        return _json(200, {"calls": calls[:50]})
+        return json_response(200, {"calls": calls[:50]}, _NO_STORE)
 
     def _show(self, _request: LocalRequest, sid: str) -> LocalResponse:
-        return _json(200, self.state(sid))
+        return json_response(200, self.state(sid), _NO_STORE)
 
     def _hang_up(self, _request: LocalRequest, sid: str) -> LocalResponse:
         call = self._call(sid)
@@ -362,7 +388,7 @@ class TelephonySandbox:
             if call.finished or call.status in FINAL_STATUSES:
                 raise SandboxRequestInvalid(f"The call {sid} has already ended.", 409)
             call.hangup.set()
-        return _json(202, self.state(sid))
+        return json_response(202, self.state(sid), _NO_STORE)
 
     def _identity(self, data: Mapping[str, Any]) -> str:
         token, identity = data.get("token"), data.get("identity")
@@ -415,7 +441,7 @@ class TelephonySandbox:
 
     @property
     def voice_url(self) -> str:
-        return f"{self.settings.public_base_url}/api/voice"
+        return f"{self.settings.public_base_url}{VOICE_PATH}"
 
     def state(self, sid: str) -> dict[str, Any]:
         call = self._call(sid)
@@ -476,13 +502,16 @@ class TelephonySandbox:
                         call, 0, f"The sandbox dials at most {MAX_DIALS_PER_CALL} times a call."
                     )
                     return
-                leg = self._dial(call, verb)
+                leg, callbacks = self._dial(call, verb)
+                if not call.options.action_first or verb.action is None:
+                    callbacks.finish()
                 if verb.action is None:
                     if call.hangup.is_set():
                         return
                     continue
-                if call.options.drop_callbacks:
+                if call.options.drops_dial_action:
                     self.record_dropped(call, "action", verb.action, verb.method, {})
+                    callbacks.finish()
                     return
                 params = self._parent_params(call) | {
                     "DialCallSid": leg.sid,
@@ -492,11 +521,14 @@ class TelephonySandbox:
                 if call.hangup.is_set():
                     params["CallStatus"] = "completed"
                 following = self._fetch(call, "action", verb.action, verb.method, params)
+                callbacks.finish()  # with action_first, the held status callbacks come now
                 if following is not None and not call.hangup.is_set():
                     self._execute(call, following)
                 return
 
-    def _dial(self, call: SimulatedCall, dial: Dial) -> DialLeg:
+    def _dial(self, call: SimulatedCall, dial: Dial) -> tuple[DialLeg, _Callbacks]:
+        """Runs the dialled leg to its end; the status callbacks held back (shuffled, all at
+        once, or after the action) are the caller's to deliver with `finish`."""
         number = dial.number
         leg = DialLeg(
             sid=new_call_sid(),
@@ -519,10 +551,10 @@ class TelephonySandbox:
             self._feed_child(call, leg)
             callbacks.emit(event, status)
 
-        def end(status: str, duration: int, reason: str) -> DialLeg:
+        def end(status: str, duration: int, reason: str) -> tuple[DialLeg, _Callbacks]:
             self._end_leg(leg, status, duration, reason)
             advance(status, "completed")
-            return callbacks.finish(leg)
+            return leg, callbacks
 
         advance("initiated", "initiated")
         if call.hangup.wait(options.ring_delay_ms / 1000):
@@ -586,7 +618,8 @@ class TelephonySandbox:
         try:
             return parse_twiml(response.content, response.headers.get("Content-Type"))
         except TwimlError as error:
-            logger.error("TwiML from %s rejected (Twilio %s): %s", url, error.code, error)
+            # The code only: the message may quote the document, and with it the dialled number.
+            logger.error("TwiML from %s rejected (Twilio %s)", url, error.code)
             self._fail(call, error.code, str(error))
             return None
 
@@ -748,15 +781,15 @@ class _Callbacks:
             _idempotency_token(),
         )
         options = self.call.options
-        if options.drop_callbacks:
+        if options.drops_status_callbacks:
             self.sandbox.record_dropped(self.call, "status", webhook.url, webhook.method, params)
-        elif options.shuffle_callbacks or options.concurrent_callbacks:
+        elif options.holds_status_callbacks:
             self.held.append(webhook)
         else:
             self._send(webhook)
 
-    def finish(self, leg: DialLeg) -> DialLeg:
-        """Deliver what was held back, shuffled and/or all at once; returns the leg."""
+    def finish(self) -> None:
+        """Deliver what was held back, shuffled and/or all at once (once; later calls no-op)."""
         deliveries = [copy for webhook in self.held for copy in self._copies(webhook)]
         self.held = []
         options = self.call.options
@@ -772,7 +805,6 @@ class _Callbacks:
         else:
             for webhook in deliveries:
                 self.sandbox.deliver(self.call, webhook)
-        return leg
 
     def _send(self, webhook: Webhook) -> None:
         for copy in self._copies(webhook):
@@ -807,9 +839,7 @@ class _Callbacks:
         }
         self.sequence += 1
         if status in FINAL_STATUSES:
-            seconds = leg.duration_seconds or 0
-            params["CallDuration"] = str(seconds)
-            params["Duration"] = str(math.ceil(seconds / 60))
+            params["CallDuration"] = str(leg.duration_seconds or 0)
         return params
 
 
@@ -853,11 +883,3 @@ def _json_body(request: LocalRequest) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SandboxRequestInvalid("The request body must be a JSON object.")
     return data
-
-
-def _json(status: int, data: Any, **headers: str) -> LocalResponse:
-    return LocalResponse(
-        status,
-        json.dumps(data, separators=(",", ":")).encode(),
-        [("Content-Type", "application/json"), ("Cache-Control", "no-store"), *headers.items()],
-    )

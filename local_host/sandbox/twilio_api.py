@@ -31,7 +31,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from local_host.http_types import LocalRequest, LocalResponse
+from local_host.http_types import LocalRequest, LocalResponse, json_response
 from shared.config import SANDBOX_TWILIO_PATH, Settings
 
 API_VERSION = "2010-04-01"
@@ -332,14 +332,6 @@ def _rfc2822(moment: datetime | None) -> str | None:
     return format_datetime(moment.astimezone(UTC)) if moment else None
 
 
-def _json(status: int, body: Mapping[str, Any], **headers: str) -> LocalResponse:
-    return LocalResponse(
-        status,
-        json.dumps(body).encode(),
-        [("Content-Type", "application/json; charset=utf-8"), *headers.items()],
-    )
-
-
 def _error(status: int, code: int, message: str, **headers: str) -> LocalResponse:
     # Twilio's error body (not RFC 9457), which the SDK turns into TwilioRestException.
     body = {
@@ -348,8 +340,12 @@ def _error(status: int, code: int, message: str, **headers: str) -> LocalRespons
         "more_info": f"https://www.twilio.com/docs/errors/{code}",
         "status": status,
     }
-    return _json(status, body, **{k.replace("_", "-"): v for k, v in headers.items()})
+    return _json(status, body, *((k.replace("_", "-"), v) for k, v in headers.items()))
 
 
 def sandbox_twilio_api(settings: Settings) -> TwilioApiSandbox:
     return TwilioApiSandbox(settings, fake_calls_api())
+
+
+def _json(status: int, body: Mapping[str, Any], *headers: tuple[str, str]) -> LocalResponse:
+    return json_response(status, body, *headers, content_type="application/json; charset=utf-8")

@@ -502,3 +502,148 @@ def test_shuffled_duplicated_concurrent_events_apply_each_payment_and_refund_onc
     expected = 5_000_000 - 1_000_000 + 0 + 25_000_000
     assert assert_balance_is_the_sum_of_entries(signed_in) == expected
     assert balance(signed_in)["flags"] == []
+
+
+def dispute_events(hooks: StripeWebhooks, session_id: str, status: str) -> list[dict[str, Any]]:
+    """A dispute opened and closed on the fake Stripe, the close carrying `status`."""
+    opened = hooks.sandbox("dispute", session_id=session_id, deliver=False)["events"]
+    closed = hooks.sandbox("dispute_won", session_id=session_id, deliver=False)["events"]
+    closing = of_type(closed, "charge.dispute.closed")
+    closing["data"]["object"]["status"] = status
+    return [of_type(opened, "charge.dispute.created"), closing]
+
+
+@pytest.mark.parametrize("status", ["won", "warning_closed", "prevented"])
+def test_a_dispute_the_merchant_keeps_gives_the_credit_back_and_releases_the_account(
+    signed_in: Client, stripe_webhooks: StripeWebhooks, status: str
+) -> None:
+    session_id = paid(signed_in, stripe_webhooks)
+    opened, closed = dispute_events(stripe_webhooks, session_id, status)
+    stripe_webhooks.deliver(opened)
+    assert money_and_flags(signed_in) == (0, ["payment_disputed"])
+    assert outcome(stripe_webhooks.deliver(closed)) == "applied"
+    assert outcome(stripe_webhooks.deliver(closed)) == "already_applied"
+    assert money_and_flags(signed_in) == (5_000_000, [])
+    assert status_of(signed_in, session_id) == "paid"
+
+
+@pytest.mark.parametrize("status", ["charge_refunded", "some_future_status"])
+def test_a_dispute_closed_with_a_status_we_do_not_know_keeps_the_debit_and_releases_the_account(
+    signed_in: Client, stripe_webhooks: StripeWebhooks, status: str
+) -> None:
+    session_id = paid(signed_in, stripe_webhooks)
+    opened, closed = dispute_events(stripe_webhooks, session_id, status)
+    stripe_webhooks.deliver(opened)
+    assert outcome(stripe_webhooks.deliver(closed)) == "recorded"
+    assert money_and_flags(signed_in) == (0, [])
+    assert status_of(signed_in, session_id) == "dispute_closed"
+    # A late "created" never holds the account again.
+    assert outcome(stripe_webhooks.deliver(opened)) == "already_applied"
+    assert money_and_flags(signed_in) == (0, [])
+    assert assert_balance_is_the_sum_of_entries(signed_in) == 0
+
+
+def test_an_inquiry_moves_no_money_and_holds_nothing(
+    signed_in: Client, stripe_webhooks: StripeWebhooks
+) -> None:
+    session_id = paid(signed_in, stripe_webhooks)
+    opened, closed = dispute_events(stripe_webhooks, session_id, "warning_closed")
+    opened["data"]["object"]["status"] = "warning_needs_response"
+    assert outcome(stripe_webhooks.deliver(opened)) == "recorded"
+    assert outcome(stripe_webhooks.deliver(opened)) == "already_applied"
+    assert money_and_flags(signed_in) == (5_000_000, [])
+    assert [e["kind"] for e in entries(signed_in)] == ["credit_purchase"]
+
+    stripe_webhooks.deliver(closed)
+    assert money_and_flags(signed_in) == (5_000_000, [])
+    assert assert_balance_is_the_sum_of_entries(signed_in) == 5_000_000
+
+
+def refund_event(pi: str, amount: int, currency: str = "usd") -> dict[str, Any]:
+    refund = {
+        "id": stripe_id("re_"),
+        "object": "refund",
+        "amount": amount,
+        "charge": stripe_id("ch_"),
+        "currency": currency,
+        "payment_intent": pi,
+        "status": "succeeded",
+    }
+    return build_event("refund.created", refund)
+
+
+def test_a_refund_in_another_currency_than_its_payment_is_a_5xx_and_changes_nothing(
+    signed_in: Client, stripe_webhooks: StripeWebhooks
+) -> None:
+    event = completed(user_id(signed_in))
+    stripe_webhooks.deliver(event)
+    pi = event["data"]["object"]["payment_intent"]
+    response = stripe_webhooks.deliver(refund_event(pi, 100, currency="eur"))
+    assert response.status_code == 503
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert [e["kind"] for e in entries(signed_in)] == ["credit_purchase"]
+    assert balance(signed_in)["balance_micros"] == 5_000_000
+
+
+def test_refunding_everything_in_three_parts_takes_back_exactly_the_credit(
+    signed_in: Client, stripe_webhooks: StripeWebhooks
+) -> None:
+    """3.00 bought 1 credit: each third refunded is 333,333 micros rounded down."""
+    event = completed(user_id(signed_in), amount=300, credit=1_000_000)
+    stripe_webhooks.deliver(event)
+    pi = event["data"]["object"]["payment_intent"]
+    refunds = [refund_event(pi, 100) for _ in range(3)]
+    for refund in refunds * 2:
+        stripe_webhooks.deliver(refund)
+    assert assert_balance_is_the_sum_of_entries(signed_in) == 0
+    debits = sorted(e["amount_micros"] for e in entries(signed_in) if e["kind"] == "refund")
+    assert debits == [-333_333, -333_333, -333_333, -1]
+    assert status_of(signed_in, event["data"]["object"]["id"]) == "refunded"
+
+
+def assert_refunded_and_reversed_once(client: Client, session_id: str) -> None:
+    kinds = Counter(e["kind"] for e in entries(client))
+    assert kinds == {"credit_purchase": 1, "refund": 1, "refund_reversal": 1}
+    assert assert_balance_is_the_sum_of_entries(client) == 5_000_000
+    assert status_of(client, session_id) == "paid"
+
+
+def test_a_refund_that_fails_after_it_was_applied_gives_the_credit_back_once(
+    signed_in: Client, stripe_webhooks: StripeWebhooks
+) -> None:
+    session_id = paid(signed_in, stripe_webhooks)
+    refunded = stripe_webhooks.sandbox("refund", session_id=session_id, amount=200)["events"]
+    assert balance(signed_in)["balance_micros"] == 3_000_000
+    failed = stripe_webhooks.sandbox("refund_failed", session_id=session_id)["events"]
+    assert [e["data"]["object"]["status"] for e in failed] == ["failed", "failed"]
+    assert balance(signed_in)["balance_micros"] == 5_000_000
+
+    for event in [*failed, *refunded, *failed]:
+        assert outcome(stripe_webhooks.deliver(event)) == "already_applied"
+    assert_refunded_and_reversed_once(signed_in, session_id)
+
+
+def test_a_refund_whose_failure_arrives_first_ends_right(
+    signed_in: Client, stripe_webhooks: StripeWebhooks
+) -> None:
+    session_id = paid(signed_in, stripe_webhooks)
+    refunded = stripe_webhooks.sandbox("refund", session_id=session_id, deliver=False)["events"]
+    failed = stripe_webhooks.sandbox("refund_failed", session_id=session_id, deliver=False)
+    for event in [*failed["events"], *refunded]:
+        stripe_webhooks.deliver(event)
+    assert_refunded_and_reversed_once(signed_in, session_id)
+
+
+def test_a_refund_before_its_completion_asks_stripe_about_the_payment_once(
+    signed_in: Client, stripe_webhooks: StripeWebhooks
+) -> None:
+    session_id, completion = paid_silently(signed_in, stripe_webhooks)
+    pi = completion["data"]["object"]["payment_intent"]
+    events = stripe_webhooks.sandbox("refund", session_id=session_id, amount=100, deliver=False)
+    refund = of_type(events["events"], "refund.created")
+    for _ in range(3):
+        stripe_webhooks.deliver(refund)
+    recorded = signed_in.get("/sandbox/stripe/_requests").json()["data"]
+    lookups = [r for r in recorded if r["path"] == f"/v1/payment_intents/{pi}"]
+    assert len(lookups) == 1
+    assert balance(signed_in)["balance_micros"] == -1_000_000

@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared.ledger import EntryIdReused, EntryKind, Ledger, PostStatus
+from shared.ledger import EntryIdReused, EntryKind, Ledger, LedgerBusy, PostStatus
 from shared.records import JOURNAL_PREFIX
-from shared.table_store import Table
+from shared.table_store import Insert, Table
 
 
 def user() -> str:
@@ -82,6 +82,26 @@ def test_flags_change_without_moving_money(fresh_table: Table) -> None:
     ledger.post(alice, "pay_2", 1_000_000, EntryKind.CREDIT_PURCHASE)
     assert ledger.balance(alice).flags == {"disputed"}
     assert ledger.balance(alice).micros == 2_000_000
+
+
+def test_flags_and_other_rows_change_in_one_transaction_and_say_whether_anything_did(
+    fresh_table: Table,
+) -> None:
+    ledger, alice = Ledger(fresh_table), user()
+    ledger.post(alice, "pay_1", 1_000_000, EntryKind.CREDIT_PURCHASE)
+    assert ledger.set_flags(alice, lambda flags: flags | {"disputed"}, also=[Insert("note", {})])
+    assert fresh_table.get(alice, "note") is not None
+    assert not ledger.set_flags(alice, lambda flags: flags | {"disputed"})
+
+    # A row that changes alone still commits with the balance row (its ETag guards both).
+    assert ledger.set_flags(alice, lambda flags: flags, also=lambda _: [Insert("other", {})])
+    # If the other row fails (on every attempt, as post's do), the flags do not change either.
+    with pytest.raises(LedgerBusy):
+        Ledger(fresh_table, max_attempts=3).set_flags(
+            alice, lambda flags: frozenset(), also=[Insert("note", {})]
+        )
+    assert ledger.balance(alice).flags == {"disputed"}
+    assert ledger.balance(alice).micros == 1_000_000
 
 
 def test_concurrent_posts_with_duplicates_keep_the_invariant(fresh_table: Table) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from shared.bootstrap import Services
 from shared.config import load_settings
 from shared.ledger import EntryKind
 from shared.rating import SAMPLE_DECK_PATH, Rate, load_rate_deck
+from shared.reconciliation import reconcile
 from tests.conftest import Client
 from tests.servers import SAMPLE_SETTINGS, LocalHost
 
@@ -158,6 +160,57 @@ def test_duplicated_shuffled_concurrent_callbacks_debit_exactly_once(
     assert sorted(sequence) == [0, 0, 1, 1, 2, 2, 3, 3]
     assert all(w["status_code"] == 200 for w in delivered)
     assert state["dial"]["duration_seconds"] == 125
+    price = landline_rate().charge(125)
+    assert call_charges(signed_in) == [-price]
+    assert balance(signed_in) == ONE_DOLLAR - price
+
+
+def test_a_call_whose_status_callbacks_were_lost_is_settled_once_by_its_dial_action(
+    signed_in: Client, fund: Fund
+) -> None:
+    user_id = user_of(signed_in)
+    fund(user_id, ONE_DOLLAR)
+    state = finished(
+        signed_in,
+        place_call(signed_in, user_id, LANDLINE, duration_seconds=61, drop_status_callbacks=True)[
+            "sid"
+        ],
+    )
+
+    assert state["error"] is None
+    assert all(w["dropped"] for w in callbacks(state))
+    [action] = [w for w in state["webhooks"] if w["kind"] == "action"]
+    assert (action["status_code"], action["params"]["DialCallDuration"]) == (200, "61")
+    price = landline_rate().charge(61)
+    assert call_charges(signed_in) == [-price]
+    assert balance(signed_in) == ONE_DOLLAR - price
+    # Settled, the line is free again.
+    again = finished(signed_in, place_call(signed_in, user_id, BUSY)["sid"])
+    assert again["dial"]["status"] == "busy"
+
+
+def test_the_dial_action_first_then_shuffled_duplicated_callbacks_debit_exactly_once(
+    signed_in: Client, fund: Fund
+) -> None:
+    user_id = user_of(signed_in)
+    fund(user_id, ONE_DOLLAR)
+    state = finished(
+        signed_in,
+        place_call(
+            signed_in,
+            user_id,
+            LANDLINE,
+            duration_seconds=125,
+            action_first=True,
+            duplicate_callbacks=True,
+            shuffle_callbacks=True,
+            seed=11,
+        )["sid"],
+    )
+
+    assert_every_webhook_accepted(state)
+    kinds = [w["kind"] for w in state["webhooks"]]
+    assert kinds == ["voice", "action"] + ["status"] * 8
     price = landline_rate().charge(125)
     assert call_charges(signed_in) == [-price]
     assert balance(signed_in) == ONE_DOLLAR - price
@@ -343,7 +396,7 @@ def test_a_call_whose_webhooks_were_all_lost_is_settled_by_reconciliation(
     deadline = time.monotonic() + DEADLINE_SECONDS
     while not call_charges(signed_in):
         assert time.monotonic() < deadline, "reconciliation never settled the call"
-        app.calls.reconcile(app.twilio_calls_api)
+        reconcile(app.calls, app.twilio_calls_api, timedelta(hours=1))
         time.sleep(0.5)  # the hold is overdue once its 6-second time limit has passed
     assert call_charges(signed_in) == [-six_seconds_worth]
     assert balance(signed_in) == 0

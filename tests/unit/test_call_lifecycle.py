@@ -197,15 +197,55 @@ def test_twilio_times_parse_or_are_none() -> None:
     assert parse_twilio_time(None) is None
 
 
-def test_the_dial_action_settles_only_unanswered_dials() -> None:
+def test_the_dial_action_settles_unanswered_dials() -> None:
     busy = dial_action_report({"DialCallStatus": "busy", "DialCallSid": CHILD}, NOW)
     assert busy is not None
     assert (busy.status, busy.child_sid, busy.source) == ("busy", CHILD, Source.DIAL_ACTION)
     failed = dial_action_report({"DialCallStatus": "failed"}, NOW)
     assert failed is not None
     assert failed.child_sid == ""
-    assert dial_action_report({"DialCallStatus": "completed", "DialCallSid": CHILD}, NOW) is None
     assert dial_action_report({"DialCallStatus": "answered"}, NOW) is None
+
+
+def test_the_dial_action_settles_an_answered_dial_with_its_duration() -> None:
+    form = {"DialCallStatus": "completed", "DialCallSid": CHILD, "DialCallDuration": "61"}
+    action = dial_action_report(form, NOW)
+    assert action is not None
+    assert (action.status, action.child_sid, action.duration_seconds, action.source) == (
+        "completed",
+        CHILD,
+        61,
+        Source.DIAL_ACTION,
+    )
+    settled = apply_report(a_call(), action)
+    assert settled.step is Step.SETTLE
+    assert settled.record.charge_micros == 15_250
+
+
+def test_an_answered_dial_action_without_its_leg_or_duration_settles_nothing() -> None:
+    assert dial_action_report({"DialCallStatus": "completed", "DialCallSid": CHILD}, NOW) is None
+    no_leg = {"DialCallStatus": "completed", "DialCallDuration": "61"}
+    assert dial_action_report(no_leg, NOW) is None
+
+
+@given(duration=st.integers(0, 5000), action_first=st.booleans())
+def test_the_dial_action_and_the_final_callback_settle_once_at_one_price(
+    duration: int, action_first: bool
+) -> None:
+    form = {
+        "DialCallStatus": "completed",
+        "DialCallSid": CHILD,
+        "DialCallDuration": str(duration),
+    }
+    action = dial_action_report(form, NOW)
+    assert action is not None
+    callback = report("completed", 3, duration)
+    first, second = (action, callback) if action_first else (callback, action)
+    record, steps = fold(a_call(), [*ANSWERED[:3], first, second])
+    assert steps[3:] == [Step.SETTLE, Step.ALREADY_SETTLED]
+    # Either way the same charge, so the ledger entry keyed by the leg is never reused.
+    alone = apply_report(a_call(), second).record
+    assert record.charge_micros == alone.charge_micros == a_call().rate.charge(min(duration, 4000))
 
 
 def leg(status: str, duration: int | None = None, sid: str = CHILD) -> TwilioCallView:
@@ -231,15 +271,24 @@ def test_reconciliation_waits_while_twilio_says_the_call_goes_on() -> None:
 
 
 def test_reconciliation_frees_calls_that_never_dialled_a_leg() -> None:
-    never = reconciliation_report(a_call(), None, [], NOW)
-    assert never is not None
-    assert (never.status, never.child_sid) == ("failed", "")
     hung_up = reconciliation_report(a_call(), parent("completed"), [], NOW)
     assert hung_up is not None
-    assert hung_up.status == "canceled"
+    assert (hung_up.status, hung_up.child_sid) == ("canceled", "")
     busy = reconciliation_report(a_call(), parent("busy"), [], NOW)
     assert busy is not None
     assert busy.status == "busy"
+
+
+def test_reconciliation_waits_for_a_call_twilio_does_not_know() -> None:
+    # A wrong API key, account or region makes every call unknown: none may turn free.
+    assert reconciliation_report(a_call(), None, [], NOW) is None
+
+
+def test_reconciliation_waits_for_the_duration_of_an_answered_leg() -> None:
+    assert reconciliation_report(a_call(), parent("completed"), [leg("completed")], NOW) is None
+    unanswered = reconciliation_report(a_call(), parent("completed"), [leg("no-answer")], NOW)
+    assert unanswered is not None
+    assert unanswered.status == "no-answer"
 
 
 def test_reconciliation_does_not_guess_about_a_leg_twilio_forgot() -> None:
@@ -257,3 +306,13 @@ def test_a_hold_is_overdue_after_its_time_limit_and_stale_after_the_longest_call
     damaged = Hold("CA1", None, 60)
     assert damaged.is_overdue(NOW, margin)
     assert damaged.is_stale(NOW, margin)
+
+
+def test_a_hold_is_due_for_reconciliation_after_a_short_grace_or_when_overdue() -> None:
+    margin, grace = timedelta(minutes=5), timedelta(minutes=3)
+    hold = Hold("CA1", NOW, 3600)
+    assert not hold.is_due(NOW + grace, margin, grace)
+    assert hold.is_due(NOW + grace + timedelta(seconds=1), margin, grace)
+    short = Hold("CA1", NOW, 10)
+    assert short.is_due(NOW + timedelta(seconds=311), margin, timedelta(hours=1))
+    assert Hold("CA1", None, 60).is_due(NOW, margin, grace)

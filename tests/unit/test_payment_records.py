@@ -3,10 +3,18 @@ forward."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from shared.payment_records import PaymentRecord, PaymentStatus
-from shared.stripe_events import DISPUTE_LOST, DISPUTE_OPEN, DISPUTE_WON
+from shared.payment_records import PaymentRecord, PaymentStatus, payment_data
+from shared.stripe_events import (
+    DISPUTE_CLOSED,
+    DISPUTE_INQUIRY,
+    DISPUTE_LOST,
+    DISPUTE_OPEN,
+    DISPUTE_WON,
+)
 
 
 @pytest.mark.parametrize(
@@ -33,6 +41,14 @@ from shared.stripe_events import DISPUTE_LOST, DISPUTE_OPEN, DISPUTE_WON
             PaymentRecord("pi_1", amount_minor=500, paid=True, dispute_status=DISPUTE_WON),
             PaymentStatus.PAID,
         ),
+        (
+            PaymentRecord("pi_1", amount_minor=500, paid=True, dispute_status=DISPUTE_CLOSED),
+            PaymentStatus.DISPUTE_CLOSED,
+        ),
+        (
+            PaymentRecord("pi_1", amount_minor=500, paid=True, dispute_status=DISPUTE_INQUIRY),
+            PaymentStatus.PAID,
+        ),
     ],
 )
 def test_a_payments_status_follows_from_what_happened_to_it(
@@ -45,3 +61,19 @@ def test_a_closed_dispute_is_never_reopened_by_a_late_event() -> None:
     lost = PaymentRecord("pi_1").with_dispute("du_1", DISPUTE_LOST)
     assert lost.with_dispute("du_1", DISPUTE_OPEN).dispute_status == DISPUTE_LOST
     assert lost.with_dispute("du_2", DISPUTE_OPEN).dispute_status == DISPUTE_OPEN
+
+
+@pytest.mark.parametrize("closed", [DISPUTE_WON, DISPUTE_LOST, DISPUTE_CLOSED])
+def test_a_dispute_closed_in_any_way_is_not_reopened_by_a_late_created_or_inquiry(
+    closed: str,
+) -> None:
+    record = PaymentRecord("pi_1").with_dispute("du_1", closed)
+    for late in (DISPUTE_OPEN, DISPUTE_INQUIRY):
+        assert record.with_dispute("du_1", late).dispute_status == closed
+
+
+def test_a_payment_row_keeps_no_derived_columns_and_no_made_up_currency() -> None:
+    data = payment_data(PaymentRecord("pi_1", amount_minor=500), datetime.now(UTC))
+    assert "status" not in data
+    assert "amount_micros" not in data
+    assert data["currency"] == ""

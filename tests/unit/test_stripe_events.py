@@ -9,6 +9,8 @@ import pytest
 
 from local_host.sandbox.stripe_signing import build_event
 from shared.stripe_events import (
+    DISPUTE_CLOSED,
+    DISPUTE_INQUIRY,
     DISPUTE_LOST,
     DISPUTE_OPEN,
     DISPUTE_WON,
@@ -151,13 +153,23 @@ def test_a_refunded_charge_without_its_refunds_asks_stripe_for_them() -> None:
     ("event_type", "status", "outcome"),
     [
         ("charge.dispute.created", "needs_response", DISPUTE_OPEN),
-        ("charge.dispute.created", "warning_needs_response", DISPUTE_OPEN),
+        ("charge.dispute.created", "under_review", DISPUTE_OPEN),
+        ("charge.dispute.created", "warning_needs_response", DISPUTE_INQUIRY),
+        ("charge.dispute.created", "warning_under_review", DISPUTE_INQUIRY),
+        ("charge.dispute.updated", "warning_under_review", DISPUTE_INQUIRY),
+        ("charge.dispute.updated", "needs_response", DISPUTE_OPEN),
+        ("charge.dispute.updated", "won", DISPUTE_WON),
         ("charge.dispute.closed", "won", DISPUTE_WON),
-        ("charge.dispute.closed", "lost", DISPUTE_LOST),
         ("charge.dispute.closed", "warning_closed", DISPUTE_WON),
+        ("charge.dispute.closed", "prevented", DISPUTE_WON),
+        ("charge.dispute.closed", "lost", DISPUTE_LOST),
+        ("charge.dispute.closed", "charge_refunded", DISPUTE_CLOSED),
+        ("charge.dispute.closed", "needs_response", DISPUTE_CLOSED),
+        ("charge.dispute.closed", "some_future_status", DISPUTE_CLOSED),
+        ("charge.dispute.closed", "", DISPUTE_CLOSED),
     ],
 )
-def test_a_dispute_event_says_whether_it_is_open_won_or_lost(
+def test_a_dispute_event_says_whether_it_is_open_an_inquiry_kept_lost_or_closed_unknown(
     event_type: str, status: str, outcome: str
 ) -> None:
     dispute = {
@@ -171,7 +183,15 @@ def test_a_dispute_event_says_whether_it_is_open_won_or_lost(
     }
     instruction = interpret(event(event_type, dispute))
     assert isinstance(instruction, ApplyDispute)
-    assert instruction.dispute.dispute_outcome == outcome
+    assert instruction.outcome == outcome
+
+
+@pytest.mark.parametrize("status", ["won", "lost", "prevented", "charge_refunded", "whatever"])
+def test_a_closed_dispute_is_never_open_whatever_its_status(status: str) -> None:
+    dispute = {"id": "du_1", "amount": 500, "status": status, "payment_intent": "pi_1"}
+    instruction = interpret(event("charge.dispute.closed", dispute))
+    assert isinstance(instruction, ApplyDispute)
+    assert instruction.outcome not in (DISPUTE_OPEN, DISPUTE_INQUIRY)
 
 
 @pytest.mark.parametrize(

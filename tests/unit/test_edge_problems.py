@@ -1,0 +1,29 @@
+"""How the edge answers errors named after business problems, without servers."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from functions._edge import problem_for
+from shared.ledger import EntryIdReused
+from shared.payments import AccountBusy, PaymentInconsistent
+
+
+def test_an_event_id_reused_for_another_amount_is_a_409_and_logged_as_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    error = EntryIdReused("entry re_123 was applied as refund -1000000, not refund -2000000")
+    with caplog.at_level(logging.ERROR, logger="ownnumber"):
+        response = problem_for(error)
+    assert response.status_code == 409
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "re_123" in record.getMessage()
+
+
+@pytest.mark.parametrize("error", [AccountBusy("busy"), PaymentInconsistent("re_1 vs pi_1")])
+def test_payment_trouble_on_our_side_is_a_503_that_stripe_retries(error: Exception) -> None:
+    response = problem_for(error)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
