@@ -18,10 +18,11 @@ def reconcile(timer: func.TimerRequest) -> None:
     grace = timedelta(seconds=deps.settings.calling.reconcile_grace_seconds)
     summary = reconcile_calls(deps.calls, deps.twilio_calls_api, grace)
     logger.info(
-        "Reconciliation: %s call(s) due, %s settled, %s waiting, %s failed%s",
+        "Reconciliation: %s call(s) due, %s settled, %s waiting, %s failed, %s cleared%s",
         summary.due,
         summary.settled,
         summary.waiting,
         summary.failed,
+        summary.cleared,
         " (run late)" if timer.past_due else "",
     )

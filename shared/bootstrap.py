@@ -13,9 +13,16 @@ from shared.accounts import Accounts
 from shared.calls import Calls
 from shared.config import Settings, get_settings
 from shared.ledger import Ledger
+from shared.open_calls import OpenCalls
 from shared.payments import Payments
 from shared.pricing import Pricing
-from shared.records import ACCOUNTS_TABLE, IDENTITIES_TABLE, PAYMENTS_TABLE, SESSIONS_TABLE
+from shared.records import (
+    ACCOUNTS_TABLE,
+    IDENTITIES_TABLE,
+    OPEN_CALLS_TABLE,
+    PAYMENTS_TABLE,
+    SESSIONS_TABLE,
+)
 from shared.sessions import Sessions
 from shared.stripe_gateway import StripeGateway
 from shared.table_store import TableStore
@@ -52,6 +59,7 @@ class Services:
     def calls(self) -> Calls:
         return Calls(
             self.store.table(ACCOUNTS_TABLE),
+            OpenCalls(self.store.table(OPEN_CALLS_TABLE)),
             self.ledger,
             self.settings.currency,
             timedelta(seconds=self.settings.calling.reconcile_margin_seconds),

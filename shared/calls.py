@@ -1,9 +1,11 @@
 """Calls in storage: placing the single active-call hold, following Twilio's reports, and
 settling each call exactly once, in the user's partition of the accounts table.
 
-- Placing a call is one transaction: the hold, the call row, its history row, and the balance
+- Placing a call is one transaction: the call row, the hold, its history row, and the balance
   row rewritten unchanged with If-Match, so that the time limit was computed from the balance
-  as it still is when the call is recorded (a refund landing meanwhile makes it re-read).
+  as it still is when the call is recorded (a refund landing meanwhile makes it re-read). The
+  call goes into the open-calls index (shared.open_calls) just before, and leaves it after it
+  is settled.
 - Settling is one ledger post keyed by the dialled leg's CallSid (Ledger.post with `also=`):
   the debit, the final call row and history row, and the released hold. A second final report
   finds the call settled, or loses the race on the ledger entry; either way nothing changes.
@@ -28,6 +30,7 @@ from shared.call_lifecycle import (
     apply_report,
 )
 from shared.ledger import Balance, EntryKind, Ledger, PostStatus, back_off, balance_from_row
+from shared.open_calls import OpenCalls
 from shared.pricing import (
     CallRefused,
     InsufficientCredit,
@@ -46,6 +49,7 @@ from shared.table_store import (
     Op,
     Remove,
     Replace,
+    Row,
     RowChanged,
     RowExists,
     Table,
@@ -101,8 +105,17 @@ class _Reconsider(Exception):
 
 
 @dataclass
+class _Indexing:
+    """Whether one delivery of the voice webhook put its call in the open-calls index."""
+
+    tried: bool = False
+    added: bool = False  # by this delivery, so it removes the row if the call is refused
+
+
+@dataclass
 class Calls:
     accounts: Table
+    open_calls: OpenCalls
     ledger: Ledger
     currency: str
     reconcile_margin: timedelta
@@ -114,28 +127,51 @@ class Calls:
         return CallRecord.from_row(row) if row else None
 
     def place(self, user_id: str, call_sid: str, priced: PricedDestination) -> Placement:
-        """Record the call and take the user's hold, or raise the CallRefused saying why not."""
+        """Record the call and take the user's hold, or raise the CallRefused saying why not.
+
+        Usually one read (the balance) and two writes (the open-calls index, then the account's
+        transaction): a retried webhook, another call or a stale hold is read only once the
+        transaction has failed on its row.
+        """
         key = call_key(call_sid)
+        indexing = _Indexing()
+        try:
+            return self._place(user_id, call_sid, key, priced, indexing)
+        except CallRefused:
+            if indexing.added:
+                self.open_calls.remove(user_id, call_sid)
+            raise
+
+    def _place(
+        self,
+        user_id: str,
+        call_sid: str,
+        key: str,
+        priced: PricedDestination,
+        indexing: _Indexing,
+    ) -> Placement:
+        stale_hold_etag: str | None = None
         for attempt in range(self.max_attempts):
-            existing = self.accounts.get(user_id, key)
-            if existing is not None:
-                record = CallRecord.from_row(existing)
-                if record.is_final:
-                    raise CallAlreadyEnded("This call has already ended.")
-                return Placement(record, replayed=True)
             balance_row = self.accounts.get(user_id, BALANCE_KEY)
-            max_seconds = affordable_seconds(
-                balance_from_row(balance_row), priced.rate, self.currency
-            )
-            if balance_row is None:
-                # No balance row is a zero balance, which affordable_seconds refuses; this
-                # holds even if pricing ever let a zero balance through.
-                raise InsufficientCredit("You have no credit; add credit to make calls.")
-            now = self.clock()
             try:
-                hold_op = self._hold_op(user_id, Hold(call_sid, now, max_seconds), now)
-            except _Reconsider:
-                continue  # an earlier delivery of this webhook placed the call: replay it
+                max_seconds = affordable_seconds(
+                    balance_from_row(balance_row), priced.rate, self.currency
+                )
+                if balance_row is None:
+                    # No balance row is a zero balance, which affordable_seconds refuses; this
+                    # holds even if pricing ever let a zero balance through.
+                    raise InsufficientCredit("You have no credit; add credit to make calls.")
+            except CallRefused:
+                # Twilio asking again about a call placed before the balance moved: that call.
+                replayed = self._replay(user_id, key)
+                if replayed is None:
+                    raise
+                return replayed
+            now = self.clock()
+            hold = Hold(call_sid, now, max_seconds)
+            if not indexing.tried:
+                indexing.added = self.open_calls.add(user_id, hold)
+                indexing.tried = True
             record = CallRecord(
                 call_sid=call_sid,
                 user_id=user_id,
@@ -147,29 +183,55 @@ class Calls:
                 history_key=call_history_key((now - _EPOCH) // timedelta(microseconds=1), call_sid),
             )
             data = record.to_data()
+            hold_op: Op = (
+                Insert(HOLD_KEY, hold.to_data())
+                if stale_hold_etag is None
+                else Replace(HOLD_KEY, hold.to_data(), stale_hold_etag)
+            )
             try:
                 self.accounts.commit(
                     user_id,
                     [
-                        hold_op,
+                        # The call first: a retried webhook fails on it, and is replayed.
                         Insert(key, data),
+                        hold_op,
                         Insert(record.history_key, data),
                         Replace(BALANCE_KEY, dict(balance_row.data), balance_row.etag),
                     ],
                 )
                 return Placement(record)
-            except (RowExists, RowChanged):
-                back_off(attempt)  # a racing call, report or post: look again
+            except RowExists as conflict:
+                if conflict.key == HOLD_KEY:
+                    held = self.accounts.get(user_id, HOLD_KEY)
+                    if held is None or held.text("call_sid") != call_sid:
+                        stale_hold_etag = self._stale_hold_etag(held, now)
+                        continue
+                if conflict.key in (key, HOLD_KEY):
+                    replayed = self._replay(user_id, key)
+                    if replayed is not None:
+                        return replayed
+            except RowChanged as conflict:
+                if conflict.key == HOLD_KEY:
+                    stale_hold_etag = None  # the stale hold was replaced or released meanwhile
+            back_off(attempt)  # a racing call, report or post: look again
         raise CallsBusy(f"account {user_id} stayed busy while placing a call")
 
-    def _hold_op(self, user_id: str, hold: Hold, now: datetime) -> Op:
-        row = self.accounts.get(user_id, HOLD_KEY)
+    def _replay(self, user_id: str, key: str) -> Placement | None:
+        """The call as placed by an earlier delivery of its webhook, if there was one."""
+        row = self.accounts.get(user_id, key)
         if row is None:
-            return Insert(HOLD_KEY, hold.to_data())
+            return None
+        record = CallRecord.from_row(row)
+        if record.is_final:
+            raise CallAlreadyEnded("This call has already ended.")
+        return Placement(record, replayed=True)
+
+    def _stale_hold_etag(self, row: Row | None, now: datetime) -> str | None:
+        """The ETag of another call's hold, which may be replaced once stale (None: released
+        meanwhile); AnotherCallActive while it is not."""
+        if row is None:
+            return None
         current = Hold.from_row(row)
-        if current.call_sid == hold.call_sid:
-            # Twilio retried the webhook while its first delivery was placing this very call.
-            raise _Reconsider
         if not current.is_stale(now, self.reconcile_margin):
             raise AnotherCallActive(
                 "You already have a call in progress; hang it up before starting another."
@@ -179,7 +241,7 @@ class Calls:
         logger.error(
             "Replacing the stale hold of call %s, which was never settled", current.call_sid
         )
-        return Replace(HOLD_KEY, hold.to_data(), row.etag)
+        return row.etag
 
     def report(self, user_id: str, call_sid: str, report: StatusReport) -> ReportResult:
         """Apply one report about the call `call_sid` (the parent CallSid) of this user."""
@@ -245,6 +307,7 @@ class Calls:
         else:
             # No leg was dialled, so there is nothing to bill: the call and its hold alone.
             self.accounts.commit(user_id, settlement_ops())
+        self.open_calls.remove(user_id, settled.call_sid)
         logger.info(
             "Settled call %s (%s, %s s billed, %s micros) from %s",
             settled.call_sid,

@@ -212,15 +212,20 @@ class Table:
             if not continuation:
                 return
 
-    def scan(self, key: str) -> Iterator[tuple[str, Row]]:
-        """Rows with this exact key across all partitions, for the scheduled jobs."""
-        entities = self.client.query_entities("RowKey eq @rk", parameters={"rk": key})
+    def rows_until(self, partition: str, time_field: str, cutoff: datetime) -> Iterator[Row]:
+        """Rows of one partition whose time `time_field` is at or before cutoff, page by page."""
+        if not time_field.isidentifier():
+            raise ValueError(f"{time_field!r} is not a property name")
+        entities = self.client.query_entities(
+            f"PartitionKey eq @pk and {time_field} le @cutoff",
+            parameters={"pk": partition, "cutoff": cutoff},
+        )
         iterator = iter(entities)
         while True:
             entity = _call(lambda: next(iterator, None))
             if entity is None:
                 return
-            yield str(entity["PartitionKey"]), _row(entity)
+            yield _row(entity)
 
 
 class TableStore:

@@ -6,7 +6,7 @@ Only the local host mounts it, and only when OWNNUMBER_MODE=sandbox.
 from __future__ import annotations
 
 from local_host.http_types import Mount
-from local_host.sandbox.stripe_api import StripeSandbox
+from local_host.sandbox.stripe_sandbox import StripeSandbox
 from local_host.sandbox.telephony import TelephonySandbox
 from local_host.sandbox.twilio_api import fake_calls_api, sandbox_twilio_api
 from shared.config import SANDBOX_STRIPE_PATH, SANDBOX_TWILIO_PATH, Settings

@@ -26,7 +26,14 @@ import requests
 from local_host.azurite import Azurite, connection_string, free_port
 from shared.config import TwilioSettings
 from shared.ledger import FLAG_PAYMENT_DISPUTED, EntryKind, Ledger
-from shared.records import ACCOUNTS_TABLE, HOLD_KEY, call_key
+from shared.records import (
+    ACCOUNTS_TABLE,
+    HOLD_KEY,
+    OPEN_CALLS_PARTITION,
+    OPEN_CALLS_TABLE,
+    call_key,
+    open_call_key,
+)
 from shared.table_store import TableStore
 from shared.twilio_calls_api import TwilioCallsApi
 from shared.twilio_signature import sign
@@ -209,6 +216,11 @@ class Account:
 
     def has_hold(self) -> bool:
         return self.table_store.table(ACCOUNTS_TABLE).get(self.user_id, HOLD_KEY) is not None
+
+    def is_indexed(self, sid: str) -> bool:
+        """Whether the call is in the open-calls index that reconciliation reads."""
+        index = self.table_store.table(OPEN_CALLS_TABLE)
+        return index.get(OPEN_CALLS_PARTITION, open_call_key(self.user_id, sid)) is not None
 
     def call_row(self, sid: str) -> dict[str, Any] | None:
         row = self.table_store.table(ACCOUNTS_TABLE).get(self.user_id, call_key(sid))
@@ -492,6 +504,19 @@ def test_a_second_call_while_one_is_active_is_refused(
     assert second.refused
     assert "already have a call" in second.said
     assert len(alice.calls()["calls"]) == 1
+
+
+def test_a_call_is_in_the_open_calls_index_from_dialling_until_it_is_settled(
+    twilio: Twilio, account: AccountFactory
+) -> None:
+    alice = account()
+    first, second = call_sid(), call_sid()
+    dialled = twilio.voice(alice.user_id, LONDON, first)
+    assert twilio.voice(alice.user_id, LONDON, second).refused
+    assert (alice.is_indexed(first), alice.is_indexed(second)) == (True, False)
+    answered_call(twilio, dialled, 30)
+    assert not alice.is_indexed(first)
+    assert not alice.has_hold()
 
 
 def test_concurrent_calls_of_one_user_dial_only_one(

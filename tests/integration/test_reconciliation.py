@@ -1,6 +1,6 @@
 """Reconciliation against real storage, with Twilio's Calls API played by an in-memory fake and
-the clock set by the test: what it settles, what it leaves open, and that one bad hold does not
-stop the run."""
+the clock set by the test: what it settles, what it leaves open, that one bad hold does not
+stop the run, and that it finds the open calls through their index, reading no account."""
 
 from __future__ import annotations
 
@@ -8,18 +8,21 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from azure.data.tables import TableClient
 
-from shared.call_lifecycle import TwilioCallView
-from shared.calls import Calls
+from shared.call_lifecycle import Hold, Source, StatusReport, TwilioCallView
+from shared.calls import Calls, ReportEffect
 from shared.destination_policy import Destination
 from shared.ledger import EntryKind, Ledger
+from shared.open_calls import OpenCalls
 from shared.pricing import PricedDestination
 from shared.rating import Rate
 from shared.reconciliation import reconcile
-from shared.records import HOLD_KEY, call_key
-from shared.table_store import Replace, Table
+from shared.records import HOLD_KEY, OPEN_CALLS_PARTITION, call_key, open_call_key
+from shared.table_store import Replace, Table, TableStore
 from shared.twilio_calls_api import CallsApi
 
 START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -60,8 +63,14 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def calls(fresh_table: Table, clock: Clock) -> Calls:
-    return Calls(fresh_table, Ledger(fresh_table), "USD", MARGIN, clock=clock)
+def index(table_store: TableStore) -> Table:
+    """The open-calls index of one test."""
+    return table_store.table("open" + uuid.uuid4().hex[:20])
+
+
+@pytest.fixture
+def calls(fresh_table: Table, index: Table, clock: Clock) -> Calls:
+    return Calls(fresh_table, OpenCalls(index), Ledger(fresh_table), "USD", MARGIN, clock=clock)
 
 
 def a_caller(calls: Calls, credit: int = 10_000_000) -> str:
@@ -145,3 +154,96 @@ def test_one_damaged_call_row_does_not_stop_the_run(calls: Calls, clock: Clock) 
     assert (summary.due, summary.settled, summary.failed) == (2, 1, 1)
     assert calls.accounts.get(healthy, HOLD_KEY) is None
     assert calls.accounts.get(damaged, HOLD_KEY) is not None
+
+
+def is_indexed(calls: Calls, user_id: str, sid: str) -> bool:
+    return calls.open_calls.table.get(OPEN_CALLS_PARTITION, open_call_key(user_id, sid)) is not None
+
+
+def test_reconciliation_finds_an_open_call_through_its_index_and_unindexes_it_when_settled(
+    calls: Calls, clock: Clock
+) -> None:
+    twilio = FakeCallsApi()
+    alice = a_caller(calls)
+    sid = a_call(calls, alice)
+    row = calls.open_calls.table.get(OPEN_CALLS_PARTITION, open_call_key(alice, sid))
+    assert row is not None
+    assert (row.get("user_id"), row.get("placed_at"), row.get("time_limit_seconds")) == (
+        alice,
+        START,
+        14_400,
+    )
+    assert [c.hold.call_sid for c in calls.open_calls.placed_until(START)] == [sid]
+    assert list(calls.open_calls.placed_until(START - timedelta(microseconds=1))) == []
+    twilio.parent_ended(sid)
+    clock.now = START + timedelta(minutes=10)
+
+    summary = reconcile(calls, twilio, GRACE)
+
+    assert (summary.due, summary.settled, summary.cleared) == (1, 1, 0)
+    assert calls.get(alice, sid).settled_by == "reconciliation"  # type: ignore[union-attr]
+    assert not is_indexed(calls, alice, sid)
+    assert reconcile(calls, twilio, GRACE).due == 0
+
+
+def test_an_index_row_whose_call_was_never_placed_is_removed(calls: Calls, clock: Clock) -> None:
+    # A crash between indexing the call and placing it leaves exactly this.
+    alice = a_caller(calls)
+    sid = "CA" + uuid.uuid4().hex
+    assert calls.open_calls.add(alice, Hold(sid, START, 60))
+    clock.now = START + timedelta(minutes=10)
+
+    summary = reconcile(calls, FakeCallsApi(), GRACE)
+
+    assert (summary.due, summary.settled, summary.waiting, summary.cleared) == (1, 0, 0, 1)
+    assert not is_indexed(calls, alice, sid)
+    assert calls.ledger.balance(alice).micros == 10_000_000
+
+
+def test_settling_a_call_removes_it_from_the_index_and_a_row_left_behind_is_cleared(
+    calls: Calls, clock: Clock
+) -> None:
+    alice = a_caller(calls)
+    sid = a_call(calls, alice)
+    assert is_indexed(calls, alice, sid)
+    busy = StatusReport("busy", START, Source.STATUS_CALLBACK, "CA" + uuid.uuid4().hex, 1)
+    assert calls.report(alice, sid, busy).effect is ReportEffect.SETTLED
+    assert not is_indexed(calls, alice, sid)
+
+    # Were the removal lost (it is best effort), the settled call's row is cleared.
+    calls.open_calls.add(alice, Hold(sid, START, 14_400))
+    clock.now = START + timedelta(minutes=10)
+    summary = reconcile(calls, FakeCallsApi(), GRACE)
+    assert (summary.due, summary.cleared) == (1, 1)
+    assert not is_indexed(calls, alice, sid)
+    assert calls.get(alice, sid).status == "busy"  # type: ignore[union-attr]
+
+
+def test_reconciliation_reads_only_the_index_however_many_accounts_there_are(
+    calls: Calls, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Many unrelated accounts, each with an old hold that no index row names: a scan of the
+    # accounts would find them all due.
+    old_hold = Hold("CA" + "0" * 32, START - timedelta(days=1), 60).to_data()
+    for n in range(20):
+        rows = [Replace(f"ledger:entry-{k}", {"amount_micros": k}) for k in range(49)]
+        calls.accounts.commit(f"u-unrelated-{n}", [Replace(HOLD_KEY, old_hold), *rows])
+    twilio = FakeCallsApi()
+    alice = a_caller(calls)
+    sid = a_call(calls, alice)
+    twilio.parent_ended(sid)
+    clock.now = START + timedelta(minutes=10)
+    queried: list[str] = []
+    query_entities = TableClient.query_entities
+
+    def spy(client: TableClient, query_filter: str, **kwargs: Any) -> Any:
+        queried.append(client.table_name)
+        return query_entities(client, query_filter, **kwargs)
+
+    monkeypatch.setattr(TableClient, "query_entities", spy)
+
+    summary = reconcile(calls, twilio, GRACE)
+
+    assert (summary.due, summary.settled, summary.failed) == (1, 1, 0)
+    assert queried == [calls.open_calls.table.name]
+    assert calls.accounts.get("u-unrelated-0", HOLD_KEY) is not None

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from twilio.request_validator import RequestValidator
 
-from local_host.sandbox.telephony import CallOptions, TelephonySandbox
+from local_host.sandbox.call_simulation import CallOptions, CallSimulator
 from local_host.sandbox.twiml_parser import DOCUMENT_PARSE_FAILURE, INVALID_CONTENT_TYPE
 from shared.config import Settings, load_settings
 from tests.servers import SAMPLE_SETTINGS
@@ -126,12 +126,12 @@ def settings_for(base_url: str) -> Settings:
 
 
 @pytest.fixture
-def sandbox(app: StubApp) -> TelephonySandbox:
+def sandbox(app: StubApp) -> CallSimulator:
     # The stub stands where our app would be, so the sandbox posts its /api/voice.
-    return TelephonySandbox(settings_for(app.base_url))
+    return CallSimulator(settings_for(app.base_url))
 
 
-def run(sandbox: TelephonySandbox, **options: Any) -> dict[str, Any]:
+def run(sandbox: CallSimulator, **options: Any) -> dict[str, Any]:
     """One call to LANDLINE with QUICK options (or these instead), once it has finished."""
     call = sandbox.start_call("u1", LANDLINE, replace(QUICK, **options))
     deadline = time.monotonic() + 10
@@ -147,7 +147,7 @@ def by_sequence(received: list[Received]) -> list[str]:
 
 
 def test_the_voice_webhook_is_what_twilio_posts_for_a_voice_sdk_call(
-    app: StubApp, sandbox: TelephonySandbox
+    app: StubApp, sandbox: CallSimulator
 ) -> None:
     state = run(sandbox, params={"Locale": "en-GB"})
     [voice] = app.paths("/api/voice")
@@ -173,7 +173,7 @@ def test_the_voice_webhook_is_what_twilio_posts_for_a_voice_sdk_call(
 
 
 def test_status_callbacks_are_signed_numbered_and_carry_the_duration(
-    app: StubApp, sandbox: TelephonySandbox
+    app: StubApp, sandbox: CallSimulator
 ) -> None:
     state = run(sandbox)
     received = app.paths("/status")
@@ -200,7 +200,7 @@ def test_status_callbacks_are_signed_numbered_and_carry_the_duration(
 
 
 def test_the_dial_action_follows_with_the_dialled_legs_outcome(
-    app: StubApp, sandbox: TelephonySandbox
+    app: StubApp, sandbox: CallSimulator
 ) -> None:
     state = run(sandbox)
     [action] = app.paths("/action")
@@ -216,7 +216,7 @@ def test_the_dial_action_follows_with_the_dialled_legs_outcome(
 
 
 def test_shuffled_duplicated_callbacks_keep_the_true_sequence_numbers(
-    app: StubApp, sandbox: TelephonySandbox
+    app: StubApp, sandbox: CallSimulator
 ) -> None:
     run(sandbox, duration_seconds=5, shuffle_callbacks=True, duplicate_callbacks=True, seed=3)
     received = app.paths("/status")
@@ -235,7 +235,7 @@ def test_shuffled_duplicated_callbacks_keep_the_true_sequence_numbers(
 
 
 def test_only_the_events_the_number_asked_for_are_sent(
-    app: StubApp, sandbox: TelephonySandbox
+    app: StubApp, sandbox: CallSimulator
 ) -> None:
     app.dial(number_attributes=f'statusCallback="{app.base_url}/status"')
     run(sandbox)
@@ -244,7 +244,7 @@ def test_only_the_events_the_number_asked_for_are_sent(
 
 
 def test_get_callbacks_are_signed_over_the_url_with_the_parameters_in_it(
-    app: StubApp, sandbox: TelephonySandbox
+    app: StubApp, sandbox: CallSimulator
 ) -> None:
     app.dial(
         'method="GET"',
@@ -261,7 +261,7 @@ def test_get_callbacks_are_signed_over_the_url_with_the_parameters_in_it(
     assert action.query["DialCallStatus"] == "completed"
 
 
-def test_the_call_is_cut_at_time_limit(app: StubApp, sandbox: TelephonySandbox) -> None:
+def test_the_call_is_cut_at_time_limit(app: StubApp, sandbox: CallSimulator) -> None:
     app.voice = (200, "text/xml", app.voice[2].replace('timeLimit="3600"', 'timeLimit="45"'))
     state = run(sandbox, duration_seconds=600)
     assert state["dial"]["duration_seconds"] == 45
@@ -269,14 +269,14 @@ def test_the_call_is_cut_at_time_limit(app: StubApp, sandbox: TelephonySandbox) 
     assert app.paths("/status")[-1].params["CallDuration"] == "45"
 
 
-def test_talk_seconds_are_real_seconds_rounded_up(app: StubApp, sandbox: TelephonySandbox) -> None:
+def test_talk_seconds_are_real_seconds_rounded_up(app: StubApp, sandbox: CallSimulator) -> None:
     state = run(sandbox, duration_seconds=None, talk_seconds=0.1)
     assert state["dial"]["duration_seconds"] == 1
     assert state["dial"]["hangup_reason"] == "callee"
 
 
 def test_hanging_up_while_it_rings_cancels_the_dialled_leg(
-    app: StubApp, sandbox: TelephonySandbox
+    app: StubApp, sandbox: CallSimulator
 ) -> None:
     call = sandbox.start_call("u1", LANDLINE, replace(QUICK, answer_delay_ms=5000))
     deadline = time.monotonic() + 10
@@ -294,7 +294,7 @@ def test_hanging_up_while_it_rings_cancels_the_dialled_leg(
 
 
 def test_dropped_callbacks_are_never_sent_but_are_listed(
-    app: StubApp, sandbox: TelephonySandbox
+    app: StubApp, sandbox: CallSimulator
 ) -> None:
     state = run(sandbox, drop_callbacks=True)
     assert [r.path for r in app.received] == ["/api/voice"]
@@ -304,7 +304,7 @@ def test_dropped_callbacks_are_never_sent_but_are_listed(
 
 
 def test_with_action_first_the_dial_action_comes_before_every_status_callback(
-    app: StubApp, sandbox: TelephonySandbox
+    app: StubApp, sandbox: CallSimulator
 ) -> None:
     run(sandbox, action_first=True)
     [action] = app.paths("/action")
@@ -314,7 +314,7 @@ def test_with_action_first_the_dial_action_comes_before_every_status_callback(
 
 
 def test_status_callbacks_and_the_dial_action_can_be_lost_apart(
-    app: StubApp, sandbox: TelephonySandbox
+    app: StubApp, sandbox: CallSimulator
 ) -> None:
     run(sandbox, drop_status_callbacks=True)
     assert [r.path for r in app.received] == ["/api/voice", "/action"]
@@ -324,7 +324,7 @@ def test_status_callbacks_and_the_dial_action_can_be_lost_apart(
 
 
 def test_what_follows_a_dial_without_action_is_executed(
-    app: StubApp, sandbox: TelephonySandbox
+    app: StubApp, sandbox: CallSimulator
 ) -> None:
     app.voice = (
         200,
@@ -347,7 +347,7 @@ def test_what_follows_a_dial_without_action_is_executed(
     ],
 )
 def test_a_voice_answer_twilio_cannot_use_fails_the_call_loudly(
-    app: StubApp, sandbox: TelephonySandbox, voice: tuple[int, str, str], code: int
+    app: StubApp, sandbox: CallSimulator, voice: tuple[int, str, str], code: int
 ) -> None:
     app.voice = voice
     state = run(sandbox)
@@ -358,7 +358,7 @@ def test_a_voice_answer_twilio_cannot_use_fails_the_call_loudly(
     assert [r.path for r in app.received] == ["/api/voice"]
 
 
-def test_a_bad_action_answer_fails_the_call_loudly(app: StubApp, sandbox: TelephonySandbox) -> None:
+def test_a_bad_action_answer_fails_the_call_loudly(app: StubApp, sandbox: CallSimulator) -> None:
     app.action = (200, "text/xml", "<Response><Hangup>now</Hangup></Response>")
     state = run(sandbox)
     assert state["status"] == "failed"
@@ -367,7 +367,7 @@ def test_a_bad_action_answer_fails_the_call_loudly(app: StubApp, sandbox: Teleph
 
 
 def test_a_webhook_nobody_answers_fails_the_call() -> None:
-    dead = TelephonySandbox(settings_for("http://127.0.0.1:9"))
+    dead = CallSimulator(settings_for("http://127.0.0.1:9"))
     state = dead.state(dead.start_call("u1", LANDLINE, QUICK).sid)
     assert state["status"] == "failed"
     assert state["error"]["code"] == 11200

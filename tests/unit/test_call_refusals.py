@@ -12,6 +12,7 @@ from shared.calls import AnotherCallActive, Calls
 from shared.destination_policy import Destination, DestinationRefused, PremiumRateRefused
 from shared.errors import CallRefused
 from shared.ledger import Ledger
+from shared.open_calls import OpenCalls
 from shared.pricing import InsufficientCredit, NotPriced, PricedDestination
 from shared.rating import Rate
 from shared.table_store import Table
@@ -52,6 +53,6 @@ def test_no_balance_row_refuses_the_call_even_if_pricing_let_it_through(
 ) -> None:
     monkeypatch.setattr(shared.calls, "affordable_seconds", lambda *_: 60)
     accounts = cast(Table, EmptyAccounts())
-    calls = Calls(accounts, Ledger(accounts), "USD", timedelta(minutes=5))
+    calls = Calls(accounts, OpenCalls(accounts), Ledger(accounts), "USD", timedelta(minutes=5))
     with pytest.raises(InsufficientCredit):
         calls.place("u1", "CA" + "a" * 32, LANDLINE)
