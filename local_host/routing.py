@@ -88,3 +88,11 @@ class RouteTable(Generic[T]):
                 Allow=methods,
             )
         return problem_response(404, "Not found", f"There is no {self.what} at {request.path}.")
+
+    def dispatch(self, request: LocalRequest, path: str) -> LocalResponse:
+        """For tables of handlers: call the one the path names with its parameters."""
+        found = self.resolve(request, path)
+        if isinstance(found, LocalResponse):
+            return found
+        handler, params = found
+        return handler(request, **params)  # type: ignore[operator]

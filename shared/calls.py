@@ -260,7 +260,7 @@ class Calls:
                     )
                     return ReportResult(ReportEffect.UPDATED, outcome.record)
                 if outcome.step is Step.SETTLE:
-                    return self._settle(user_id, report, outcome)
+                    return self._settle(user_id, report, outcome, row)
             except (_Reconsider, RowChanged):
                 back_off(attempt)
                 continue
@@ -272,14 +272,19 @@ class Calls:
             return ReportResult(effect, outcome.record, outcome.why)
         raise CallsBusy(f"call {call_sid} stayed busy")
 
-    def _settle(self, user_id: str, report: StatusReport, decided: Outcome) -> ReportResult:
+    def _settle(
+        self, user_id: str, report: StatusReport, decided: Outcome, read: Row
+    ) -> ReportResult:
         settled = decided.record
         key = call_key(settled.call_sid)
+        # The first attempt conditions on the call row the decision was made from (its ETag
+        # guards it); later attempts read it again.
+        unused: list[Row] = [read]
 
         def settlement_ops(_: Balance | None = None) -> list[Op]:
             # Called again on every attempt of the post: the rows it conditions on are re-read,
             # and a call settled meanwhile (or changed in what it owes) stops the post.
-            row = self.accounts.get(user_id, key)
+            row = unused.pop() if unused else self.accounts.get(user_id, key)
             again = apply_report(CallRecord.from_row(row), report) if row else None
             if again is None or again.step is not Step.SETTLE:
                 raise _Reconsider

@@ -45,11 +45,7 @@ class StripeSandbox:
         )
 
     def handle(self, request: LocalRequest) -> LocalResponse:
-        found = self._routes.resolve(request, request.path[len(SANDBOX_STRIPE_PATH) :])
-        if isinstance(found, LocalResponse):
-            return found
-        action, params = found
-        return action(request, **params)
+        return self._routes.dispatch(request, request.path[len(SANDBOX_STRIPE_PATH) :])
 
     def _event_api(self, request: LocalRequest, kind: str) -> LocalResponse:
         if kind not in ACTION_KINDS:

@@ -78,12 +78,8 @@ class TelephonySandbox:
         )
 
     def handle(self, request: LocalRequest) -> LocalResponse:
-        found = self._routes.resolve(request, request.path[len(PREFIX) :])
-        if isinstance(found, LocalResponse):
-            return found
-        action, params = found
         try:
-            return action(request, **params)
+            return self._routes.dispatch(request, request.path[len(PREFIX) :])
         except SandboxRequestInvalid as error:
             title = {404: "Not found", 409: "Conflict", 401: "Unauthorized"}.get(
                 error.status, "Invalid request"
