@@ -7,6 +7,7 @@ stops the app with a sentence naming it instead of failing on some later request
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -21,6 +22,23 @@ from shared.money import AmountError, format_micros, micros_to_minor, parse_micr
 # In the sandbox, the provider APIs are played by the local host under these paths.
 SANDBOX_TWILIO_PATH = "/sandbox/twilio"
 SANDBOX_STRIPE_PATH = "/sandbox/stripe"
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for `localhost` and the loopback ranges (127.0.0.0/8, ::1), where a sandbox may run."""
+    if not host:
+        return False
+    name = host.strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def is_loopback_url(url: str | None) -> bool:
+    return bool(url) and is_loopback_host(urlsplit(url or "").hostname)
 
 
 class ConfigError(Exception):
