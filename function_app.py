@@ -1,4 +1,7 @@
-"""The Functions app: one Blueprint per module of functions/, and nothing else."""
+"""The Functions app: one Blueprint per module of functions/, and a word in the log when the
+settings are wrong."""
+
+import logging
 
 import azure.functions as func
 
@@ -16,6 +19,7 @@ from functions import (
     token,
     voice,
 )
+from shared.config import log_settings_problems
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
@@ -34,3 +38,5 @@ for module in (
     stripe_webhook,
 ):
     app.register_functions(module.bp)
+
+log_settings_problems(logging.getLogger("ownnumber"))

@@ -18,7 +18,9 @@ from shared.accounts import InvalidEmail
 from shared.bootstrap import Services, get_services
 from shared.calls import CallsBusy
 from shared.config import ConfigError
+from shared.deadline import DeadlinePassed, deadline
 from shared.errors import Forbidden, InvalidInput, NotFound, NotSignedIn
+from shared.json_body import parse_json
 from shared.ledger import EntryIdReused, LedgerBusy
 from shared.payment_provider import PaymentProviderRefused, PaymentProviderUnavailable
 from shared.payments import AccountBusy, PaymentInconsistent
@@ -50,6 +52,7 @@ _PROBLEMS: tuple[tuple[type[Exception], int, str], ...] = (
     (PaymentInconsistent, 503, "Payment inconsistent"),
     (CallsBusy, 503, "Call busy"),
     (StorageUnavailable, 503, "Storage unavailable"),
+    (DeadlinePassed, 503, "Service busy"),
     (ConfigError, 503, "Service misconfigured"),
 )
 _RETRY_AFTER_SECONDS = "5"
@@ -102,12 +105,14 @@ def _server_sentence(error: Exception, title: str) -> str:
 
 
 def endpoint(handler: Handler) -> Handler:
-    """Wraps an HTTP adapter so that no error escapes as a bare 500."""
+    """Wraps an HTTP adapter so that no error escapes as a bare 500, and no request waits on
+    its dependencies past the request deadline (then: 503 with Retry-After)."""
 
     @functools.wraps(handler)
     def wrapper(req: func.HttpRequest) -> func.HttpResponse:
         try:
-            return handler(req)
+            with deadline():
+                return handler(req)
         except Exception as error:  # noqa: BLE001 - mapped (or logged) by problem_for
             return problem_for(error)
 
@@ -119,10 +124,7 @@ def services() -> Services:
 
 
 def read_json(req: func.HttpRequest) -> dict[str, Any]:
-    try:
-        data = json.loads(req.get_body() or b"")
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("The request body is not valid JSON.") from None
+    data = parse_json(req.get_body() or b"")
     if not isinstance(data, dict):
         raise InvalidInput("The request body must be a JSON object.")
     return data

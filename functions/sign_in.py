@@ -13,6 +13,7 @@ from functions._edge import (
     text_field,
 )
 from shared.accounts import normalise_email
+from shared.config import is_loopback_url
 from shared.errors import NotFound
 
 bp = func.Blueprint()
@@ -24,8 +25,11 @@ DEV_PROVIDER = "dev"
 @endpoint
 def dev_login(req: func.HttpRequest) -> func.HttpResponse:
     deps = services()
-    # Outside the sandbox this route must look like it does not exist at all.
-    if not deps.settings.is_sandbox:
+    # Outside the sandbox this route must look like it does not exist at all. Start-up already
+    # refuses a sandbox off loopback; this checks again on every request, so that no setting
+    # changed since, and no request from beyond this machine, signs anyone in as anyone.
+    settings = deps.settings
+    if not (settings.is_sandbox and settings.sandbox_is_safe and is_loopback_url(req.url)):
         raise NotFound("There is no such endpoint.")
     require_same_origin(req)
     email = normalise_email(text_field(read_json(req), "email", 320))

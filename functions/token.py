@@ -1,5 +1,7 @@
 """POST /api/token: the signed-in browser's Twilio access token for placing calls."""
 
+from datetime import UTC, datetime
+
 import azure.functions as func
 
 from functions._edge import (
@@ -10,6 +12,7 @@ from functions._edge import (
     require_session,
     services,
 )
+from shared.sessions import voice_identity
 from shared.voice_token import mint_voice_token, token_ttl
 
 bp = func.Blueprint()
@@ -21,10 +24,15 @@ def token(req: func.HttpRequest) -> func.HttpResponse:
     require_same_origin(req)
     session = require_session(req)
     settings = services().settings
-    # The body is optional: {"ttl": seconds} asks for another lifetime than the default.
+    # The body is optional: {"ttl": seconds} asks for a shorter lifetime than the cap.
     body = read_json(req) if (req.get_body() or b"").strip() else {}
-    ttl = token_ttl(body.get("ttl"), settings.calling.token_ttl_seconds)
-    minted = mint_voice_token(settings.twilio, session.user_id, ttl)
+    ttl = token_ttl(
+        body.get("ttl"),
+        settings.calling.token_ttl_seconds,
+        session.seconds_left(datetime.now(UTC)),
+    )
+    # The identity names the session, so the token dies with it (see shared.sessions).
+    minted = mint_voice_token(settings.twilio, voice_identity(session), ttl)
     return json_response(
         {
             "token": minted.token,

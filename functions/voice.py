@@ -9,6 +9,7 @@ import azure.functions as func
 from functions._edge import endpoint, services, twilio_webhook, twiml_response
 from shared.errors import CallRefused, InvalidInput
 from shared.records import is_valid_entry_id
+from shared.sessions import parse_voice_identity
 from shared.twilio_signature import public_url
 from shared.twiml import DialPlan, dial, refuse
 from shared.webhook_paths import DIAL_ACTION_PATH, STATUS_CALLBACK_PATH, VOICE_ROUTE
@@ -30,19 +31,21 @@ def voice(req: func.HttpRequest) -> func.HttpResponse:
         raise InvalidInput("The field CallSid is missing or malformed.")
     application = form.get("ApplicationSid", "")
     caller = form.get("From", "")
-    user_id = caller.removeprefix(_CLIENT_PREFIX)
+    # The identity is what /api/token minted: the user and the session the token belongs to.
+    identity = parse_voice_identity(caller.removeprefix(_CLIENT_PREFIX))
     if (
         not caller.startswith(_CLIENT_PREFIX)
-        or not is_valid_entry_id(user_id)
+        or identity is None
         or application != settings.twilio.twiml_app_sid
     ):
         # A phone calling in, or another app of the account: OwnNumber only places calls
         # for its own signed-in browsers.
         logger.info("Refused call %s: not from an OwnNumber browser", call_sid)
         return twiml_response(refuse("OwnNumber calls can only be made from the OwnNumber app."))
+    user_id, session = identity
     try:
         priced = deps.pricing.price(form.get("To", ""))
-        placement = deps.calls.place(user_id, call_sid, priced)
+        placement = deps.calls.place(user_id, call_sid, priced, session)
     except CallRefused as refusal:
         # The reason names the dialled number: it is said to the caller, never logged.
         logger.info("Refused call %s: %s", call_sid, refusal.code)

@@ -21,7 +21,6 @@ from shared.records import (
     IDENTITIES_TABLE,
     OPEN_CALLS_TABLE,
     PAYMENTS_TABLE,
-    SESSIONS_TABLE,
 )
 from shared.sessions import Sessions
 from shared.stripe_gateway import StripeGateway
@@ -48,7 +47,7 @@ class Services:
     @cached_property
     def sessions(self) -> Sessions:
         return Sessions(
-            self.store.table(SESSIONS_TABLE), timedelta(seconds=self.settings.session_ttl_seconds)
+            self.store.table(ACCOUNTS_TABLE), timedelta(seconds=self.settings.session_ttl_seconds)
         )
 
     @cached_property

@@ -53,6 +53,7 @@ from shared.table_store import (
     RowChanged,
     RowExists,
     Table,
+    Touch,
 )
 
 logger = logging.getLogger("ownnumber.calls")
@@ -66,6 +67,13 @@ class AnotherCallActive(CallRefused):
 
 class CallAlreadyEnded(CallRefused):
     code = "call_ended"
+
+
+class SessionEnded(CallRefused):
+    """The sign-in session the browser's token was minted for has ended (sign-out, expiry,
+    account deletion): its token may place no more calls."""
+
+    code = "session_ended"
 
 
 class CallsBusy(Exception):
@@ -126,9 +134,13 @@ class Calls:
         row = self.accounts.get(user_id, call_key(call_sid))
         return CallRecord.from_row(row) if row else None
 
-    def place(self, user_id: str, call_sid: str, priced: PricedDestination) -> Placement:
+    def place(
+        self, user_id: str, call_sid: str, priced: PricedDestination, session: str
+    ) -> Placement:
         """Record the call and take the user's hold, or raise the CallRefused saying why not.
 
+        `session` is the key of the sign-in session whose token placed the call: the
+        transaction requires that row, so a token outliving its session places nothing.
         Usually one read (the balance) and two writes (the open-calls index, then the account's
         transaction): a retried webhook, another call or a stale hold is read only once the
         transaction has failed on its row.
@@ -136,7 +148,7 @@ class Calls:
         key = call_key(call_sid)
         indexing = _Indexing()
         try:
-            return self._place(user_id, call_sid, key, priced, indexing)
+            return self._place(user_id, call_sid, key, priced, session, indexing)
         except CallRefused:
             if indexing.added:
                 self.open_calls.remove(user_id, call_sid)
@@ -148,6 +160,7 @@ class Calls:
         call_sid: str,
         key: str,
         priced: PricedDestination,
+        session: str,
         indexing: _Indexing,
     ) -> Placement:
         stale_hold_etag: str | None = None
@@ -194,6 +207,7 @@ class Calls:
                     [
                         # The call first: a retried webhook fails on it, and is replayed.
                         Insert(key, data),
+                        Touch(session, {"last_call_at": now}),
                         hold_op,
                         Insert(record.history_key, data),
                         Replace(BALANCE_KEY, dict(balance_row.data), balance_row.etag),
@@ -211,6 +225,8 @@ class Calls:
                     if replayed is not None:
                         return replayed
             except RowChanged as conflict:
+                if conflict.key == session:
+                    raise SessionEnded("You are signed out; sign in again to make calls.") from None
                 if conflict.key == HOLD_KEY:
                     stale_hold_etag = None  # the stale hold was replaced or released meanwhile
             back_off(attempt)  # a racing call, report or post: look again

@@ -8,6 +8,7 @@ stops the app with a sentence naming it instead of failing on some later request
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -17,7 +18,17 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from shared.money import AmountError, format_micros, micros_to_minor, parse_micros
+from shared.money import (
+    MICROS_PER_UNIT,
+    AmountError,
+    format_micros,
+    micros_to_minor,
+    parse_micros,
+)
+
+# A pack's price and credit, at most: far above any real pack, and far enough below Int64 that
+# no sum of packs a ledger could hold overflows it.
+MAX_PACK_MICROS = 10**9 * MICROS_PER_UNIT
 
 # In the sandbox, the provider APIs are played by the local host under these paths.
 SANDBOX_TWILIO_PATH = "/sandbox/twilio"
@@ -42,7 +53,11 @@ def is_loopback_url(url: str | None) -> bool:
 
 
 class ConfigError(Exception):
-    """A setting is missing or malformed; the message names it."""
+    """Settings are missing or malformed: one sentence each, naming the setting."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__(" ".join(problems))
+        self.problems = problems
 
 
 class Mode(StrEnum):
@@ -124,6 +139,19 @@ class Settings:
     def secure_cookies(self) -> bool:
         return self.public_base_url.startswith("https://")
 
+    @property
+    def sandbox_is_safe(self) -> bool:
+        """Whether these settings keep the sandbox to this machine (checked again by the dev
+        sign-in on every request, not only at start-up)."""
+        return not sandbox_problems(
+            self.public_base_url,
+            self.stripe.secret_key,
+            {
+                "TWILIO_API_BASE_URL": self.twilio.api_base_url,
+                "STRIPE_API_BASE_URL": self.stripe.api_base_url,
+            },
+        )
+
     def pack(self, pack_id: str) -> CreditPack | None:
         return next((p for p in self.credit_packs if p.id == pack_id), None)
 
@@ -132,10 +160,19 @@ class Settings:
 
 
 class _Reader:
-    """Reads one setting at a time and words every complaint the same way."""
+    """Reads one setting at a time and words every complaint the same way.
+
+    A complaint is noted and reading goes on, so that one start-up names every setting that
+    is wrong; a sentence names the setting and what it needs, never the value (which may be
+    a secret, and the sentence is shown to callers in a 503).
+    """
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = env
+        self.problems: list[str] = []
+
+    def complain(self, sentence: str) -> None:
+        self.problems.append(sentence)
 
     def optional(self, name: str, default: str | None = None) -> str | None:
         value = self._env.get(name, "").strip()
@@ -145,15 +182,15 @@ class _Reader:
         value = self.optional(name)
         if value is None:
             suffix = f" {why}" if why else ""
-            raise ConfigError(f"The setting {name} is missing.{suffix}")
+            self.complain(f"The setting {name} is missing.{suffix}")
+            return ""
         return value
 
     def matching(self, name: str, pattern: str, example: str, *, required: bool = True) -> str:
         value = self.required(name) if required else self.optional(name, "")
         if value and not re.fullmatch(pattern, value):
-            raise ConfigError(
-                f"The setting {name} is malformed: expected something like {example}."
-            )
+            self.complain(f"The setting {name} is malformed: expected something like {example}.")
+            return ""
         return value or ""
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
@@ -162,27 +199,31 @@ class _Reader:
         try:
             value = int(raw)
         except ValueError:
-            raise ConfigError(f"The setting {name} must be a whole number, not {raw!r}.") from None
+            self.complain(f"The setting {name} must be a whole number.")
+            return default
         if not low <= value <= high:
-            raise ConfigError(f"The setting {name} must be between {low} and {high}, not {value}.")
+            self.complain(f"The setting {name} must be between {low} and {high}.")
+            return default
         return value
 
     def url(self, name: str, *, required: bool = True, https_only: bool = False) -> str | None:
         value = self.required(name) if required else self.optional(name)
-        if value is None:
+        if not value:
             return None
         parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(f"The setting {name} must be an http(s) URL, not {value!r}.")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self.complain(f"The setting {name} must be an http(s) URL.")
+            return None
         if https_only and parts.scheme != "https":
-            raise ConfigError(f"The setting {name} must use https outside the local sandbox.")
+            self.complain(f"The setting {name} must use https outside the local sandbox.")
+            return None
         return value.rstrip("/")
 
 
 def _parse_credit_packs(raw: str, currency: str) -> tuple[CreditPack, ...]:
     """'5,10,25' or '25:27.5' (price:credit, for a bonus) into packs with exact micros."""
     packs: list[CreditPack] = []
-    for item in (part.strip() for part in raw.split(",")):
+    for number, item in enumerate((part.strip() for part in raw.split(",")), start=1):
         if not item:
             continue
         price_text, _, credit_text = item.partition(":")
@@ -190,33 +231,75 @@ def _parse_credit_packs(raw: str, currency: str) -> tuple[CreditPack, ...]:
             price = parse_micros(price_text)
             credit = parse_micros(credit_text) if credit_text else price
             micros_to_minor(price, currency)
-        except AmountError as err:
-            raise ConfigError(f"The setting CREDIT_PACKS has a bad pack {item!r}: {err}.") from None
-        if price <= 0 or credit <= 0:
-            raise ConfigError(f"The setting CREDIT_PACKS has a pack {item!r} that is not positive.")
+        except AmountError:
+            raise ConfigError(
+                f"The setting CREDIT_PACKS has a bad pack (item {number}): a pack is an amount "
+                f"in whole minor units of {currency}, like 10, or price:credit, like 25:27.50."
+            ) from None
+        if not 0 < price <= MAX_PACK_MICROS or not 0 < credit <= MAX_PACK_MICROS:
+            raise ConfigError(
+                f"The setting CREDIT_PACKS has a pack that is not between 0 and "
+                f"{MAX_PACK_MICROS // MICROS_PER_UNIT:,} (item {number})."
+            )
         pack_id = price_text.strip()
         if any(p.id == pack_id for p in packs):
-            raise ConfigError(f"The setting CREDIT_PACKS lists the pack {pack_id!r} twice.")
+            raise ConfigError(f"The setting CREDIT_PACKS lists a pack twice (item {number}).")
         packs.append(CreditPack(id=pack_id, price_micros=price, credit_micros=credit))
     if not packs:
         raise ConfigError("The setting CREDIT_PACKS must list at least one pack, like 5,10,25.")
     return tuple(packs)
 
 
-def load_settings(env: Mapping[str, str]) -> Settings:
-    read = _Reader(env)
-    mode_text = read.optional("OWNNUMBER_MODE", Mode.PRODUCTION.value)
+def _mode(read: _Reader, env: Mapping[str, str]) -> Mode:
+    # Read exactly as written: " sandbox" is a typo to refuse, never a sandbox to run.
+    raw = env.get("OWNNUMBER_MODE", "")
+    if raw == "":
+        return Mode.PRODUCTION
     try:
-        mode = Mode(mode_text)
+        return Mode(raw)
     except ValueError:
-        raise ConfigError(
-            f"The setting OWNNUMBER_MODE must be 'production' or 'sandbox', not {mode_text!r}."
-        ) from None
+        read.complain("The setting OWNNUMBER_MODE must be exactly 'production' or 'sandbox'.")
+        return Mode.PRODUCTION
+
+
+def sandbox_problems(
+    public_base_url: str | None,
+    stripe_secret_key: str,
+    provider_urls: Mapping[str, str | None],
+) -> list[str]:
+    """Why the sandbox may not run with these settings (nothing: it may).
+
+    The sandbox signs anyone in as anyone and plays Twilio and Stripe, so it runs only where
+    nobody else can reach it: on loopback, with test keys, talking to providers on loopback.
+    """
+    problems = []
+    if not is_loopback_url(public_base_url):
+        problems.append(
+            "OWNNUMBER_MODE=sandbox runs only on this machine: PUBLIC_BASE_URL must be a "
+            "loopback address such as http://127.0.0.1:7071."
+        )
+    if stripe_secret_key.startswith(("sk_live_", "rk_live_")):
+        problems.append(
+            "OWNNUMBER_MODE=sandbox never uses live keys: STRIPE_SECRET_KEY must be a test key."
+        )
+    for name, url in provider_urls.items():
+        if url and not is_loopback_url(url):
+            problems.append(
+                f"OWNNUMBER_MODE=sandbox sends its keys only to this machine: {name} must be a "
+                "loopback address, or empty."
+            )
+    return problems
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """The settings, or ConfigError naming every setting that is missing or malformed."""
+    read = _Reader(env)
+    mode = _mode(read, env)
     sandbox = mode is Mode.SANDBOX
-    public_base_url = read.url("PUBLIC_BASE_URL", https_only=not sandbox)
-    assert public_base_url is not None
+    public_base_url = read.url("PUBLIC_BASE_URL", https_only=not sandbox) or ""
     currency = read.matching("CURRENCY", r"[A-Z]{3}", "USD", required=False) or "USD"
 
+    twilio_api = read.url("TWILIO_API_BASE_URL", required=False)
     twilio = TwilioSettings(
         account_sid=read.matching("TWILIO_ACCOUNT_SID", r"AC[0-9a-f]{32}", "AC followed by 32 hex"),
         auth_token=read.required("TWILIO_AUTH_TOKEN"),
@@ -226,24 +309,28 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             "TWILIO_TWIML_APP_SID", r"AP[0-9a-f]{32}", "AP followed by 32 hex"
         ),
         caller_id=read.matching("TWILIO_CALLER_ID", r"\+[1-9][0-9]{6,14}", "+15005550006"),
-        api_base_url=read.url("TWILIO_API_BASE_URL", required=False)
-        or (f"{public_base_url}{SANDBOX_TWILIO_PATH}" if sandbox else None),
+        api_base_url=twilio_api or (f"{public_base_url}{SANDBOX_TWILIO_PATH}" if sandbox else None),
     )
+    stripe_api = read.url("STRIPE_API_BASE_URL", required=False)
     stripe = StripeSettings(
         secret_key=read.matching(
             "STRIPE_SECRET_KEY", r"(sk|rk)_(test|live)_[A-Za-z0-9]+", "sk_test_..."
         ),
         webhook_secret=read.matching("STRIPE_WEBHOOK_SECRET", r"whsec_[A-Za-z0-9]+", "whsec_..."),
-        api_base_url=read.url("STRIPE_API_BASE_URL", required=False)
-        or (f"{public_base_url}{SANDBOX_STRIPE_PATH}" if sandbox else None),
+        api_base_url=stripe_api or (f"{public_base_url}{SANDBOX_STRIPE_PATH}" if sandbox else None),
     )
+    if sandbox:
+        for problem in sandbox_problems(
+            public_base_url or None,
+            stripe.secret_key,
+            {"TWILIO_API_BASE_URL": twilio_api, "STRIPE_API_BASE_URL": stripe_api},
+        ):
+            read.complain(problem)
     # The sandbox signs users in with a dev login; everywhere else Entra External ID does.
     auth: AuthSettings | None = None
     if not sandbox or read.optional("AUTH_CLIENT_ID"):
-        authority = read.url("AUTH_AUTHORITY", https_only=True)
-        assert authority is not None
         auth = AuthSettings(
-            authority=authority,
+            authority=read.url("AUTH_AUTHORITY", https_only=True) or "",
             client_id=read.required("AUTH_CLIENT_ID"),
             client_secret=read.required("AUTH_CLIENT_SECRET"),
         )
@@ -256,14 +343,19 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         reconcile_margin_seconds=read.integer("RECONCILE_MARGIN_SECONDS", 300, 0, 86400),
         reconcile_grace_seconds=read.integer("RECONCILE_GRACE_SECONDS", 180, 0, 86400),
     )
-    return Settings(
+    credit_packs: tuple[CreditPack, ...] = ()
+    try:
+        credit_packs = _parse_credit_packs(read.optional("CREDIT_PACKS", "5,10,25") or "", currency)
+    except ConfigError as error:
+        read.complain(str(error))
+    settings = Settings(
         mode=mode,
         public_base_url=public_base_url,
         storage_connection_string=read.required(
             "AzureWebJobsStorage", "Use UseDevelopmentStorage=true for Azurite."
         ),
         currency=currency,
-        credit_packs=_parse_credit_packs(read.optional("CREDIT_PACKS", "5,10,25") or "", currency),
+        credit_packs=credit_packs,
         session_ttl_seconds=read.integer("SESSION_TTL_SECONDS", 7 * 24 * 3600, 300, 90 * 86400),
         twilio=twilio,
         stripe=stripe,
@@ -271,9 +363,28 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         calling=calling,
         appinsights_connection_string=read.optional("APPLICATIONINSIGHTS_CONNECTION_STRING"),
     )
+    if read.problems:
+        raise ConfigError(*read.problems)
+    return settings
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process's settings, read on first use and then kept."""
     return load_settings(os.environ)
+
+
+def log_settings_problems(logger: logging.Logger) -> None:
+    """Logs one error naming every missing or malformed setting, as the app loads.
+
+    The app still loads (a Functions app that fails to import shows nothing useful in the
+    portal); until the settings are fixed every endpoint that needs them answers 503 with the
+    same sentences (a request without a session cookie is still told 401 first).
+    """
+    try:
+        get_settings()
+    except ConfigError as error:
+        logger.error(
+            "OwnNumber is misconfigured; its endpoints answer 503 until this is fixed: %s",
+            error,
+        )

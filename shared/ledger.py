@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from shared import deadline
 from shared.records import (
     BALANCE_KEY,
     JOURNAL_PREFIX,
@@ -135,7 +136,7 @@ class Ledger:
         """Apply the entry once. `flags` may change the account's flags in the same write."""
         if isinstance(amount_micros, bool) or not isinstance(amount_micros, int):
             raise TypeError("amounts are integer micros")
-        with self._lock(user_id):
+        with deadline.holding(self._lock(user_id)):
             return self._post(user_id, entry_id, amount_micros, kind, details, also, flags)
 
     def _post(
@@ -195,7 +196,7 @@ class Ledger:
         rewritten (If-Match) whenever anything is, so a racing writer of the flags or the
         balance makes this attempt fail and try again. True if anything changed.
         """
-        with self._lock(user_id):
+        with deadline.holding(self._lock(user_id)):
             for attempt in range(self.max_attempts):
                 current = self.balance(user_id)
                 new_flags = change(current.flags)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 
 ACCOUNTS_TABLE = "accounts"
-SESSIONS_TABLE = "sessions"
 IDENTITIES_TABLE = "identities"
 OPEN_CALLS_TABLE = "opencalls"
 
@@ -26,8 +25,9 @@ LEDGER_PREFIX = "ledger:"
 JOURNAL_PREFIX = "journal:"
 CALL_PREFIX = "call:"
 PAYMENT_PREFIX = "payment:"
+# Sign-in sessions (session:<random id>): in the account's partition, so they end with it.
+SESSION_PREFIX = "session:"
 
-SESSION_KEY = "session"
 IDENTITY_KEY = "identity"
 
 # Table Storage forbids / \ # ? and control characters in keys; external ids (Stripe,
@@ -56,6 +56,12 @@ def call_key(call_sid: str) -> str:
     if not is_valid_entry_id(call_sid):
         raise ValueError(f"call id {call_sid!r} has characters a RowKey cannot hold")
     return CALL_PREFIX + call_sid
+
+
+def session_key(session_id: str) -> str:
+    if not is_valid_entry_id(session_id):
+        raise ValueError(f"session id {session_id!r} has characters a RowKey cannot hold")
+    return SESSION_PREFIX + session_id
 
 
 def payment_key(payment_id: str) -> str:

@@ -8,7 +8,6 @@ once: the SDK's StripeObject never leaves this module.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from shared.checkout_requests import CheckoutRequest, CheckoutSession
 from shared.config import ConfigError, StripeSettings
 from shared.errors import InvalidInput
+from shared.json_body import parse_json
 from shared.payment_provider import (
     PaymentProvider,
     PaymentProviderRefused,
@@ -62,11 +62,7 @@ class StripeGateway(PaymentProvider):
             raise WebhookSignatureInvalid(
                 "The Stripe-Signature header does not match this body, or is too old."
             ) from None
-        try:
-            data = json.loads(raw_body)
-        except ValueError:
-            raise InvalidInput("The signed body is not JSON.") from None
-        return event_from_json(data)
+        return event_from_json(parse_json(raw_body))
 
     def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
         params = {

@@ -3,7 +3,8 @@
 Everything above this module speaks in rows (a key and plain data) and a handful of
 operations; azure-data-tables' types and exceptions stay in here. Storage faults become
 `StorageUnavailable`, so the edge can answer 503 with Retry-After and callers (Twilio,
-Stripe) retry.
+Stripe) retry. Every round trip waits at most for the transport's time-outs and for what is
+left of the request's deadline (shared.deadline): a stalled store cannot hang a webhook.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
+from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import (
     EdmType,
@@ -36,11 +38,21 @@ from azure.data.tables import (
 )
 from requests.adapters import HTTPAdapter
 
+from shared import deadline
+
 # Every value the app stores is one of these; ints are always written as Int64 so that
 # money (micros) never overflows Edm.Int32 and reads come back as plain ints.
 Value = str | int | bool | datetime | None
 
 MAX_TRANSACTION_OPS = 100
+
+# Per round trip. Inside a region a storage answer takes milliseconds; these only bound how
+# long a dead or stalled store can hold a request (the request's deadline bounds the sum).
+CONNECT_TIMEOUT_SECONDS = 2.0
+READ_TIMEOUT_SECONDS = 5.0
+# Continuation tokens we hand out are a few hundred characters; anything far longer is not
+# ours, and Table Storage would refuse the header (431) rather than answer.
+MAX_CONTINUATION_CHARS = 2048
 
 
 class StorageUnavailable(Exception):
@@ -97,6 +109,16 @@ class Replace:
 
 
 @dataclass(frozen=True)
+class Touch:
+    """Merge data into the row, which must exist (RowChanged if it does not): a condition on a
+    row's presence that costs no read. (azure-data-tables sends an update "Unconditionally"
+    as If-Match: *, which the service refuses for a row that is not there.)"""
+
+    key: str
+    data: Mapping[str, Value]
+
+
+@dataclass(frozen=True)
 class Remove:
     """Delete the row, only if unchanged since read when an etag is given."""
 
@@ -104,7 +126,7 @@ class Remove:
     etag: str | None = None
 
 
-Op = Insert | Replace | Remove
+Op = Insert | Replace | Touch | Remove
 
 
 @dataclass(frozen=True)
@@ -166,6 +188,14 @@ class Table:
                         mode=UpdateMode.REPLACE,
                         etag=op.etag,
                         match_condition=MatchConditions.IfNotModified,
+                    )
+                )
+            elif isinstance(op, Touch):
+                _call(
+                    lambda: self.client.update_entity(
+                        {**entity, **_encode(op.data)},
+                        mode=UpdateMode.MERGE,
+                        match_condition=MatchConditions.Unconditionally,
                     )
                 )
             elif op.etag is None:
@@ -238,13 +268,20 @@ class TableStore:
         # One pooled connection per concurrent request thread, so none is thrown away.
         http.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=64))
         http.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=64))
+        # The time-outs go on the transport: given to the client, they never reach a
+        # transport built here, which then waits 300 s on a store that does not answer.
+        transport = RequestsTransport(
+            session=http,
+            session_owner=True,
+            connection_timeout=CONNECT_TIMEOUT_SECONDS,
+            read_timeout=READ_TIMEOUT_SECONDS,
+        )
         self._service = TableServiceClient.from_connection_string(
             connection_string,
-            transport=RequestsTransport(session=http, session_owner=True),
+            transport=transport,
             retry_total=2,
             retry_backoff_factor=0.2,
-            connection_timeout=5,
-            read_timeout=15,
+            raw_request_hook=_within_deadline,
         )
         self._tables: dict[str, Table] = {}
         self._lock = threading.Lock()
@@ -263,9 +300,27 @@ class TableStore:
         _call(lambda: next(iter(self._service.list_tables(results_per_page=1)), None))
 
 
+def _within_deadline(request: PipelineRequest[Any]) -> None:
+    """Runs before every attempt (retries included): waits no longer than the request has."""
+    left = deadline.remaining()
+    if left is None:
+        return
+    if left <= 0:
+        # Not an AzureError, so the retry policy lets it through at once.
+        raise deadline.DeadlinePassed("The request ran out of time waiting for Table Storage.")
+    options = request.context.options
+    options["connection_timeout"] = min(CONNECT_TIMEOUT_SECONDS, left)
+    options["read_timeout"] = min(READ_TIMEOUT_SECONDS, left)
+
+
 def _call(action: Any) -> Any:
     try:
+        deadline.check()
         return action()
+    except deadline.DeadlinePassed as err:
+        raise StorageUnavailable(
+            "Table Storage did not answer within the request's deadline"
+        ) from err
     except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
         raise
     except TableTransactionError:
@@ -304,6 +359,12 @@ def _batch_op(partition: str, op: Op) -> tuple[Any, ...]:
     entity = {"PartitionKey": partition, "RowKey": op.key}
     if isinstance(op, Insert):
         return ("create", {**entity, **_encode(op.data)})
+    if isinstance(op, Touch):
+        return (
+            "update",
+            {**entity, **_encode(op.data)},
+            {"mode": UpdateMode.MERGE, "match_condition": MatchConditions.Unconditionally},
+        )
     if isinstance(op, Replace):
         if op.etag is None:
             return ("upsert", {**entity, **_encode(op.data)}, {"mode": UpdateMode.REPLACE})
@@ -342,6 +403,8 @@ class BadContinuation(ValueError):
 
 
 def _decode_token(text: str) -> Any:
+    if len(text) > MAX_CONTINUATION_CHARS:
+        raise BadContinuation("The continuation token is not one this API gave out.")
     try:
         padded = text + "=" * (-len(text) % 4)
         token = json.loads(base64.urlsafe_b64decode(padded.encode()))

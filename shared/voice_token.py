@@ -25,17 +25,19 @@ class VoiceToken:
     expires_at: datetime
 
 
-def token_ttl(requested: object, default: int) -> int:
-    """The lifetime to mint: the request's `ttl` if it is a sane whole number, else the default."""
+def token_ttl(requested: object, cap: int, session_seconds_left: int) -> int:
+    """The lifetime to mint: what the request asks for (`ttl`, default the cap), never more
+    than the cap (TOKEN_TTL_SECONDS) nor than the session has left, since the token is only
+    worth what its session is."""
     if requested is None:
-        return default
+        requested = cap
     if isinstance(requested, bool) or not isinstance(requested, int):
         raise TokenTtlInvalid("The field 'ttl' must be a whole number of seconds.")
     if not MIN_TTL_SECONDS <= requested <= MAX_TTL_SECONDS:
         raise TokenTtlInvalid(
             f"The field 'ttl' must be between {MIN_TTL_SECONDS} and {MAX_TTL_SECONDS} seconds."
         )
-    return requested
+    return max(1, min(requested, cap, session_seconds_left))
 
 
 def mint_voice_token(

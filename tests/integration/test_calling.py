@@ -8,6 +8,7 @@ reconciliation from the Calls API fake, and every forged request changes nothing
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 import uuid
@@ -126,7 +127,7 @@ class Twilio:
             extra["X-Twilio-Signature"] = signature
         return requests.post(url, data=form, headers=extra, timeout=30)
 
-    def voice_form(self, user_id: str, to: str, sid: str) -> dict[str, str]:
+    def voice_form(self, identity: str, to: str, sid: str) -> dict[str, str]:
         return {
             "AccountSid": ACCOUNT_SID,
             "ApiVersion": "2010-04-01",
@@ -134,14 +135,15 @@ class Twilio:
             "CallSid": sid,
             "CallStatus": "ringing",
             "Called": "",
-            "Caller": f"client:{user_id}",
+            "Caller": f"client:{identity}",
             "Direction": "inbound",
-            "From": f"client:{user_id}",
+            "From": f"client:{identity}",
             "To": to,
         }
 
-    def voice(self, user_id: str, to: str, sid: str | None = None, **kwargs: Any) -> Dialled:
-        form = self.voice_form(user_id, to, sid or call_sid())
+    def voice(self, identity: str, to: str, sid: str | None = None, **kwargs: Any) -> Dialled:
+        """The voice webhook for a call placed with a token of `identity` (Account.identity)."""
+        form = self.voice_form(identity, to, sid or call_sid())
         response = self.post(f"{self.base_url}/api/voice", form, **kwargs)
         assert response.status_code == 200, response.text
         assert response.headers["Content-Type"].startswith("text/xml")
@@ -203,6 +205,8 @@ class Account:
     user_id: str
     ledger: Ledger
     table_store: TableStore
+    # The Twilio identity of this user's tokens: it names the session they were minted for.
+    identity: str
 
     def balance(self) -> int:
         return self.ledger.balance(self.user_id).micros
@@ -241,21 +245,11 @@ def make_accounts(base_url: str, table_store: TableStore, fund: Callable[[str, i
         user_id = client.sign_in()["user_id"]
         if credit:
             fund(user_id, credit)
-        return Account(client, user_id, Ledger(table_store.table(ACCOUNTS_TABLE)), table_store)
+        identity = client.post("/api/token").json()["identity"]
+        ledger = Ledger(table_store.table(ACCOUNTS_TABLE))
+        return Account(client, user_id, ledger, table_store, identity)
 
     return new_account
-
-
-@pytest.fixture
-def twilio(host: LocalHost) -> Twilio:
-    return Twilio(host.base_url)
-
-
-@pytest.fixture
-def account(
-    host: LocalHost, table_store: TableStore, fund: Callable[[str, int], None]
-) -> AccountFactory:
-    return make_accounts(host.base_url, table_store, fund)
 
 
 @pytest.fixture(scope="module")
@@ -301,16 +295,23 @@ def test_the_token_grants_outgoing_calls_through_the_twiml_app_only(signed_in: C
     assert jwt.get_unverified_header(body["token"])["cty"] == "twilio-fpa;v=1"
     assert claims["iss"] == API_KEY_SID
     assert claims["sub"] == ACCOUNT_SID
-    assert claims["grants"]["identity"] == user_id == body["identity"]
+    # The identity names the user and the session the token was minted for.
+    assert claims["grants"]["identity"] == body["identity"]
+    assert re.fullmatch(rf"{user_id}_[0-9a-f]{{32}}", body["identity"])
     assert claims["grants"]["voice"] == {"outgoing": {"application_sid": APP_SID}}
     assert claims["exp"] - claims["nbf"] == 3600
     assert datetime.fromisoformat(body["expires_at"]) == datetime.fromtimestamp(claims["exp"], UTC)
 
 
-def test_the_token_lifetime_can_be_asked_for_up_to_a_day(signed_in: Client) -> None:
+def test_the_token_lifetime_can_be_shorter_than_the_cap_never_longer(signed_in: Client) -> None:
     token = signed_in.post("/api/token", json={"ttl": 600}).json()["token"]
     claims = jwt.decode(token, API_KEY_SECRET, algorithms=["HS256"])
     assert claims["exp"] - claims["nbf"] == 600
+    # TOKEN_TTL_SECONDS (3600 in the sample settings) is the most a client gets.
+    day = signed_in.post("/api/token", json={"ttl": 86400}).json()
+    assert day["ttl_seconds"] == 3600
+    claims = jwt.decode(day["token"], API_KEY_SECRET, algorithms=["HS256"])
+    assert claims["exp"] - claims["nbf"] == 3600
     for bad in (86401, 0, "3600", True, 1.5):
         response = signed_in.post("/api/token", json={"ttl": bad})
         assert response.status_code == 400, bad
@@ -373,7 +374,7 @@ def test_voice_dials_the_number_for_the_time_the_balance_pays_for(
 ) -> None:
     alice = account(credit=1_000_000)
     sid = call_sid()
-    dialled = twilio.voice(alice.user_id, "+44 20 7946 0018", sid)
+    dialled = twilio.voice(alice.identity, "+44 20 7946 0018", sid)
     assert dialled.root.tag == "Response"
     dial = dialled.dial
     assert dial is not None
@@ -404,8 +405,8 @@ def test_a_retried_voice_webhook_dials_the_same_call_again(
 ) -> None:
     alice = account()
     sid = call_sid()
-    first = twilio.voice(alice.user_id, LONDON, sid)
-    again = twilio.voice(alice.user_id, LONDON, sid)
+    first = twilio.voice(alice.identity, LONDON, sid)
+    again = twilio.voice(alice.identity, LONDON, sid)
     assert again.response.content == first.response.content
     assert len(alice.calls()["calls"]) == 1
 
@@ -425,7 +426,7 @@ def test_voice_refuses_with_a_sentence_and_hangs_up(
     twilio: Twilio, account: AccountFactory, to: str, credit: int, heard: str
 ) -> None:
     user = account(credit=credit)
-    dialled = twilio.voice(user.user_id, to)
+    dialled = twilio.voice(user.identity, to)
     assert dialled.refused, dialled.response.text
     assert heard in dialled.said
     assert not user.has_hold()
@@ -437,7 +438,7 @@ def test_voice_refuses_an_account_with_an_open_payment_dispute(
 ) -> None:
     alice = account()
     alice.ledger.set_flags(alice.user_id, lambda flags: flags | {FLAG_PAYMENT_DISPUTED})
-    dialled = twilio.voice(alice.user_id, LONDON)
+    dialled = twilio.voice(alice.identity, LONDON)
     assert dialled.refused
     assert "dispute" in dialled.said
     assert not alice.has_hold()
@@ -447,7 +448,7 @@ def test_voice_refuses_calls_that_are_not_from_our_browsers(
     twilio: Twilio, account: AccountFactory
 ) -> None:
     alice = account()
-    form = twilio.voice_form(alice.user_id, LONDON, call_sid())
+    form = twilio.voice_form(alice.identity, LONDON, call_sid())
     form["From"] = "+447700900123"
     response = twilio.post(f"{twilio.base_url}/api/voice", form)
     assert response.status_code == 200
@@ -460,7 +461,7 @@ def test_voice_refuses_a_call_that_names_no_twiml_app_or_another_one(
 ) -> None:
     alice = account()
     for application in (None, "AP" + "1" * 32):
-        form = twilio.voice_form(alice.user_id, LONDON, call_sid())
+        form = twilio.voice_form(alice.identity, LONDON, call_sid())
         if application is None:
             del form["ApplicationSid"]
         else:
@@ -471,13 +472,13 @@ def test_voice_refuses_a_call_that_names_no_twiml_app_or_another_one(
     assert not alice.has_hold()
 
 
-def deliver_at_once(twilio: Twilio, user_id: str, sid: str, copies: int) -> list[Dialled]:
+def deliver_at_once(twilio: Twilio, identity: str, sid: str, copies: int) -> list[Dialled]:
     """The same voice webhook, delivered `copies` times at once (Twilio's retries racing)."""
     start = threading.Barrier(copies)
 
     def deliver(_: int) -> Dialled:
         start.wait()
-        return twilio.voice(user_id, LONDON, sid)
+        return twilio.voice(identity, LONDON, sid)
 
     with ThreadPoolExecutor(copies) as pool:
         return list(pool.map(deliver, range(copies)))
@@ -488,7 +489,7 @@ def test_concurrent_deliveries_of_one_voice_webhook_all_get_the_same_dial(
 ) -> None:
     for _ in range(3):  # the race is one of timing: try it a few times
         alice = account()
-        answers = deliver_at_once(twilio, alice.user_id, call_sid(), 6)
+        answers = deliver_at_once(twilio, alice.identity, call_sid(), 6)
         assert all(a.dial is not None for a in answers), [a.said for a in answers]
         assert len({a.response.content for a in answers}) == 1
         assert len(alice.calls()["calls"]) == 1
@@ -498,9 +499,9 @@ def test_a_second_call_while_one_is_active_is_refused(
     twilio: Twilio, account: AccountFactory
 ) -> None:
     alice = account()
-    first = twilio.voice(alice.user_id, LONDON)
+    first = twilio.voice(alice.identity, LONDON)
     assert first.dial is not None
-    second = twilio.voice(alice.user_id, LONDON)
+    second = twilio.voice(alice.identity, LONDON)
     assert second.refused
     assert "already have a call" in second.said
     assert len(alice.calls()["calls"]) == 1
@@ -511,8 +512,8 @@ def test_a_call_is_in_the_open_calls_index_from_dialling_until_it_is_settled(
 ) -> None:
     alice = account()
     first, second = call_sid(), call_sid()
-    dialled = twilio.voice(alice.user_id, LONDON, first)
-    assert twilio.voice(alice.user_id, LONDON, second).refused
+    dialled = twilio.voice(alice.identity, LONDON, first)
+    assert twilio.voice(alice.identity, LONDON, second).refused
     assert (alice.is_indexed(first), alice.is_indexed(second)) == (True, False)
     answered_call(twilio, dialled, 30)
     assert not alice.is_indexed(first)
@@ -527,7 +528,7 @@ def test_concurrent_calls_of_one_user_dial_only_one(
 
     def place(_: int) -> Dialled:
         start.wait()
-        return twilio.voice(alice.user_id, LONDON)
+        return twilio.voice(alice.identity, LONDON)
 
     with ThreadPoolExecutor(6) as pool:
         answers = list(pool.map(place, range(6)))
@@ -567,7 +568,7 @@ def test_forged_voice_webhooks_are_refused_and_change_nothing(
     twilio: Twilio, account: AccountFactory
 ) -> None:
     alice = account()
-    form = twilio.voice_form(alice.user_id, LONDON, call_sid())
+    form = twilio.voice_form(alice.identity, LONDON, call_sid())
     for response in forged_requests(twilio, form, f"{twilio.base_url}/api/voice"):
         assert response.status_code == 403, response.text
         assert response.headers["Content-Type"].startswith("application/problem+json")
@@ -581,7 +582,7 @@ def test_the_signature_ignores_proxy_headers_and_checks_our_public_url(
     twilio: Twilio, account: AccountFactory
 ) -> None:
     alice = account()
-    form = twilio.voice_form(alice.user_id, LONDON, call_sid())
+    form = twilio.voice_form(alice.identity, LONDON, call_sid())
     response = twilio.post(
         f"{twilio.base_url}/api/voice",
         form,
@@ -595,7 +596,7 @@ def test_forged_status_callbacks_are_refused_and_change_nothing(
     twilio: Twilio, account: AccountFactory
 ) -> None:
     alice, mallory = account(), account()
-    dialled = twilio.voice(alice.user_id, LONDON)
+    dialled = twilio.voice(alice.identity, LONDON)
     url = dialled.number.attrib["statusCallback"]
     child = call_sid()
     form = {
@@ -623,7 +624,7 @@ def test_duplicated_shuffled_concurrent_callbacks_debit_exactly_once(
     twilio: Twilio, account: AccountFactory
 ) -> None:
     alice = account(credit=5_000_000)
-    dialled = twilio.voice(alice.user_id, LONDON)
+    dialled = twilio.voice(alice.identity, LONDON)
     child = call_sid()
     callbacks = [
         ("initiated", 0, None),
@@ -656,12 +657,12 @@ def test_duplicated_shuffled_concurrent_callbacks_debit_exactly_once(
     assert call["charge_micros"] == 15_250
     assert call["answered_at"] is not None
     # Settled, the user can call again.
-    assert twilio.voice(alice.user_id, LONDON).dial is not None
+    assert twilio.voice(alice.identity, LONDON).dial is not None
 
 
 def test_a_repeated_final_callback_changes_nothing(twilio: Twilio, account: AccountFactory) -> None:
     alice = account()
-    dialled = twilio.voice(alice.user_id, LONDON)
+    dialled = twilio.voice(alice.identity, LONDON)
     child = answered_call(twilio, dialled, 30)
     after = alice.balance()
     again = twilio.status(dialled, child, "completed", 3, 9999)
@@ -674,7 +675,7 @@ def test_a_repeated_final_callback_changes_nothing(twilio: Twilio, account: Acco
 
 def test_callbacks_never_move_a_call_backwards(twilio: Twilio, account: AccountFactory) -> None:
     alice = account()
-    dialled = twilio.voice(alice.user_id, LONDON)
+    dialled = twilio.voice(alice.identity, LONDON)
     sid = parse_qs(urlsplit(dialled.number.attrib["statusCallback"]).query)["call"][0]
     child = call_sid()
     twilio.status(dialled, child, "in-progress", 2)
@@ -690,7 +691,7 @@ def test_an_unanswered_call_costs_nothing_and_frees_the_line(
     twilio: Twilio, account: AccountFactory, outcome: str
 ) -> None:
     alice = account(credit=1_000_000)
-    dialled = twilio.voice(alice.user_id, LONDON)
+    dialled = twilio.voice(alice.identity, LONDON)
     child = call_sid()
     twilio.status(dialled, child, "initiated", 0)
     assert twilio.status(dialled, child, outcome, 1).status_code == 200
@@ -704,7 +705,7 @@ def test_the_dial_action_frees_the_line_when_no_status_callback_came(
     twilio: Twilio, account: AccountFactory
 ) -> None:
     alice = account()
-    dialled = twilio.voice(alice.user_id, LONDON)
+    dialled = twilio.voice(alice.identity, LONDON)
     child = call_sid()
     response = twilio.dial_action(dialled, "busy", child)
     assert response.status_code == 200
@@ -715,7 +716,7 @@ def test_the_dial_action_frees_the_line_when_no_status_callback_came(
     twilio.status(dialled, child, "busy", 1)
     assert alice.charges() == [0]
 
-    failed = twilio.voice(alice.user_id, LONDON)
+    failed = twilio.voice(alice.identity, LONDON)
     assert twilio.dial_action(failed, "failed", None).status_code == 200
     assert not alice.has_hold()
     assert alice.charges() == [0]
@@ -726,7 +727,7 @@ def test_the_dial_action_settles_an_answered_call_and_the_late_callback_changes_
     twilio: Twilio, account: AccountFactory
 ) -> None:
     alice = account()
-    dialled = twilio.voice(alice.user_id, LONDON)
+    dialled = twilio.voice(alice.identity, LONDON)
     child = call_sid()
     assert twilio.dial_action(dialled, "completed", child, 42).status_code == 200
     # 42 s in 60/1 increments is billed as the first 60 s: 60 * 15_000 / 60 micros.
@@ -742,7 +743,7 @@ def test_the_final_callback_settles_first_and_the_late_dial_action_changes_nothi
     twilio: Twilio, account: AccountFactory
 ) -> None:
     alice = account()
-    dialled = twilio.voice(alice.user_id, LONDON)
+    dialled = twilio.voice(alice.identity, LONDON)
     child = answered_call(twilio, dialled, 42)
     assert twilio.dial_action(dialled, "completed", child, 42).status_code == 200
     assert alice.charges() == [-15_000]
@@ -773,7 +774,7 @@ def test_calls_are_listed_newest_first_page_by_page(
     alice = account()
     sids = []
     for duration in (10, 20, 30):
-        dialled = twilio.voice(alice.user_id, LONDON)
+        dialled = twilio.voice(alice.identity, LONDON)
         answered_call(twilio, dialled, duration)
         sids.append(parse_qs(urlsplit(dialled.dial.attrib["action"]).query)["call"][0])
     first = alice.calls(limit=2)
@@ -809,7 +810,7 @@ def test_billing_follows_the_deck_exactly(
 ) -> None:
     twilio, account = priced
     alice = account(credit=10_000_000)
-    answered_call(twilio, twilio.voice(alice.user_id, to), duration)
+    answered_call(twilio, twilio.voice(alice.identity, to), duration)
     assert alice.charges() == [-charge]
     assert alice.balance() == 10_000_000 - charge
 
@@ -828,7 +829,7 @@ def test_no_call_costs_more_than_the_balance_at_dial_time(
 ) -> None:
     twilio, account = priced
     alice = account(credit=credit)
-    dialled = twilio.voice(alice.user_id, to)
+    dialled = twilio.voice(alice.identity, to)
     assert dialled.time_limit == time_limit
     # Twilio reports more than the time limit (a late hang-up): billing stops at the limit.
     answered_call(twilio, dialled, time_limit + 500)
@@ -843,7 +844,7 @@ def test_reconciliation_settles_a_call_whose_callbacks_were_all_lost(
     twilio, account = priced
     alice = account(credit=30_000)  # 3 s at 0.60/min, 1/1
     parent = call_sid()
-    dialled = twilio.voice(alice.user_id, US, parent)
+    dialled = twilio.voice(alice.identity, US, parent)
     assert dialled.time_limit == 3
     child = call_sid()
     seeded = requests.post(
@@ -953,7 +954,7 @@ def test_voice_answers_503_while_storage_is_down_so_twilio_retries(
     down = LocalHost(connection_string(free_port())).start()
     try:
         twilio = Twilio(down.base_url)
-        form = twilio.voice_form("u" + uuid.uuid4().hex, LONDON, call_sid())
+        form = twilio.voice_form(f"u{uuid.uuid4().hex}_{uuid.uuid4().hex}", LONDON, call_sid())
         response = twilio.post(f"{down.base_url}/api/voice", form)
         assert response.status_code == 503
         assert int(response.headers["Retry-After"]) > 0

@@ -22,6 +22,7 @@ from tests.integration.test_reconciliation import (
     GRACE,
     LANDLINE,
     MARGIN,
+    SESSION,
     START,
     Clock,
     FakeCallsApi,
@@ -86,7 +87,7 @@ def test_placing_a_call_reads_the_balance_then_indexes_and_commits_it(
     accounts.trips.clear()
     sid = a_sid()
 
-    placement = calls.place(alice, sid, LANDLINE)
+    placement = calls.place(alice, sid, LANDLINE, SESSION)
 
     assert not placement.replayed
     assert accounts.trips == [f"get {BALANCE_KEY}", "commit"]
@@ -98,8 +99,8 @@ def test_placing_a_call_reads_the_balance_then_indexes_and_commits_it(
 def test_a_retried_webhook_gets_the_call_its_first_delivery_placed(calls: Calls) -> None:
     alice = a_caller(calls)
     sid = a_sid()
-    first = calls.place(alice, sid, LANDLINE)
-    again = calls.place(alice, sid, LANDLINE)
+    first = calls.place(alice, sid, LANDLINE, SESSION)
+    again = calls.place(alice, sid, LANDLINE, SESSION)
     assert again.replayed
     assert again.record == first.record
     assert len(calls.history(alice, 10).calls) == 1
@@ -111,9 +112,9 @@ def test_a_retried_webhook_gets_its_call_even_when_the_balance_fell_meanwhile(
 ) -> None:
     alice = a_caller(calls, credit=1_000_000)
     sid = a_sid()
-    first = calls.place(alice, sid, LANDLINE)
+    first = calls.place(alice, sid, LANDLINE, SESSION)
     calls.ledger.post(alice, "refund", -1_000_000, EntryKind.REFUND)
-    again = calls.place(alice, sid, LANDLINE)
+    again = calls.place(alice, sid, LANDLINE, SESSION)
     assert again.replayed
     assert again.record.max_seconds == first.record.max_seconds == 4000
 
@@ -123,11 +124,11 @@ def test_a_retried_webhook_after_the_call_ended_is_refused_and_leaves_no_index_r
 ) -> None:
     alice = a_caller(calls)
     sid = a_sid()
-    calls.place(alice, sid, LANDLINE)
+    calls.place(alice, sid, LANDLINE, SESSION)
     calls.report(alice, sid, StatusReport("busy", START, Source.STATUS_CALLBACK, a_sid(), 1))
     assert not is_indexed(calls, alice, sid)
     with pytest.raises(CallAlreadyEnded):
-        calls.place(alice, sid, LANDLINE)
+        calls.place(alice, sid, LANDLINE, SESSION)
     assert not is_indexed(calls, alice, sid)
     assert held_by(calls, alice) == ""
 
@@ -135,9 +136,9 @@ def test_a_retried_webhook_after_the_call_ended_is_refused_and_leaves_no_index_r
 def test_a_second_call_is_refused_and_leaves_no_index_row(calls: Calls) -> None:
     alice = a_caller(calls)
     first, second = a_sid(), a_sid()
-    calls.place(alice, first, LANDLINE)
+    calls.place(alice, first, LANDLINE, SESSION)
     with pytest.raises(AnotherCallActive):
-        calls.place(alice, second, LANDLINE)
+        calls.place(alice, second, LANDLINE, SESSION)
     assert (is_indexed(calls, alice, first), is_indexed(calls, alice, second)) == (True, False)
     assert held_by(calls, alice) == first
     assert calls.get(alice, second) is None
@@ -148,11 +149,11 @@ def test_a_stale_hold_gives_way_to_a_new_call(
 ) -> None:
     alice = a_caller(calls)
     lost, sid = a_sid(), a_sid()
-    calls.place(alice, lost, LANDLINE)
+    calls.place(alice, lost, LANDLINE, SESSION)
     clock.now = START + timedelta(hours=5)  # past the longest call, the margin and the grace
 
     with caplog.at_level(logging.ERROR, logger="ownnumber.calls"):
-        placement = calls.place(alice, sid, LANDLINE)
+        placement = calls.place(alice, sid, LANDLINE, SESSION)
 
     assert not placement.replayed
     assert held_by(calls, alice) == sid
@@ -173,7 +174,7 @@ def test_a_balance_that_moves_while_placing_is_read_again_and_sets_the_time_limi
     accounts.rival = lambda: rival.post(alice, "top-up", 1_000_000, EntryKind.ADJUSTMENT)
     accounts.trips.clear()
 
-    placement = calls.place(alice, a_sid(), LANDLINE)
+    placement = calls.place(alice, a_sid(), LANDLINE, SESSION)
 
     # 2.00 at 0.015/min: 8000 s, not the 4000 s that 1.00 paid for when first read.
     assert placement.record.max_seconds == 8000
@@ -184,6 +185,6 @@ def test_a_balance_that_moves_while_placing_is_read_again_and_sets_the_time_limi
 def test_an_index_row_keeps_the_start_and_time_limit_of_its_call(calls: Calls) -> None:
     alice = a_caller(calls, credit=1_000_000)
     sid = a_sid()
-    calls.place(alice, sid, LANDLINE)
+    calls.place(alice, sid, LANDLINE, SESSION)
     [indexed] = calls.open_calls.placed_until(START)
     assert (indexed.user_id, indexed.hold) == (alice, Hold(sid, START, 4000))

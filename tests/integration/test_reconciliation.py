@@ -21,8 +21,8 @@ from shared.open_calls import OpenCalls
 from shared.pricing import PricedDestination
 from shared.rating import Rate
 from shared.reconciliation import reconcile
-from shared.records import HOLD_KEY, OPEN_CALLS_PARTITION, call_key, open_call_key
-from shared.table_store import Replace, Table, TableStore
+from shared.records import HOLD_KEY, OPEN_CALLS_PARTITION, call_key, open_call_key, session_key
+from shared.table_store import Insert, Replace, Table, TableStore
 from shared.twilio_calls_api import CallsApi
 
 START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -73,16 +73,21 @@ def calls(fresh_table: Table, index: Table, clock: Clock) -> Calls:
     return Calls(fresh_table, OpenCalls(index), Ledger(fresh_table), "USD", MARGIN, clock=clock)
 
 
+# The sign-in session every test caller places calls from (a_caller creates it).
+SESSION = session_key("5e55" * 8)
+
+
 def a_caller(calls: Calls, credit: int = 10_000_000) -> str:
-    """A user whose credit pays for the longest call Twilio allows (four hours)."""
+    """A signed-in user whose credit pays for the longest call Twilio allows (four hours)."""
     user_id = "u" + uuid.uuid4().hex
+    calls.accounts.commit(user_id, [Insert(SESSION, {"secret_hash": "-"})])
     calls.ledger.post(user_id, f"credit-{user_id}", credit, EntryKind.ADJUSTMENT)
     return user_id
 
 
 def a_call(calls: Calls, user_id: str) -> str:
     sid = "CA" + uuid.uuid4().hex
-    calls.place(user_id, sid, LANDLINE)
+    calls.place(user_id, sid, LANDLINE, SESSION)
     return sid
 
 
@@ -106,7 +111,7 @@ def test_a_call_whose_dial_never_ran_is_released_soon_after_and_the_user_can_cal
     assert call is not None
     assert (call.status, call.charge_micros, call.settled_by) == ("canceled", 0, "reconciliation")
     assert calls.ledger.balance(alice).micros == 10_000_000
-    assert not calls.place(alice, "CA" + uuid.uuid4().hex, LANDLINE).replayed
+    assert not calls.place(alice, "CA" + uuid.uuid4().hex, LANDLINE, SESSION).replayed
 
 
 def test_a_call_still_going_on_at_twilio_is_left_to_run(calls: Calls, clock: Clock) -> None:

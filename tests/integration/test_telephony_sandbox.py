@@ -43,9 +43,16 @@ def user_of(client: Client) -> str:
     return str(client.get("/api/me").json()["user_id"])
 
 
+def identity_of(client: Client) -> str:
+    """The Twilio identity of the client's tokens: its user and its session."""
+    return str(client.post("/api/token").json()["identity"])
+
+
 def place_call(client: Client, user_id: str, to: str, **options: Any) -> dict[str, Any]:
+    identity = identity_of(client)
+    assert identity.startswith(f"{user_id}_")
     response = client.post(
-        "/sandbox/telephony/calls", json={"identity": user_id, "to": to, **QUICK, **options}
+        "/sandbox/telephony/calls", json={"identity": identity, "to": to, **QUICK, **options}
     )
     assert response.status_code == 201, response.text
     assert response.headers["Location"] == f"/sandbox/telephony/calls/{response.json()['sid']}"
@@ -302,7 +309,8 @@ def test_a_call_can_start_with_the_access_token_the_browser_holds(
     )
     assert response.status_code == 201, response.text
     voice = response.json()["webhooks"][0]["params"]
-    assert voice["From"] == voice["Caller"] == f"client:{user_id}"
+    assert voice["From"] == voice["Caller"] == f"client:{token.json()['identity']}"
+    assert voice["From"].startswith(f"client:{user_id}_")
 
 
 @pytest.mark.parametrize(

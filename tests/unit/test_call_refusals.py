@@ -55,4 +55,4 @@ def test_no_balance_row_refuses_the_call_even_if_pricing_let_it_through(
     accounts = cast(Table, EmptyAccounts())
     calls = Calls(accounts, OpenCalls(accounts), Ledger(accounts), "USD", timedelta(minutes=5))
     with pytest.raises(InsufficientCredit):
-        calls.place("u1", "CA" + "a" * 32, LANDLINE)
+        calls.place("u1", "CA" + "a" * 32, LANDLINE, "session:1")

@@ -51,11 +51,14 @@ def test_production_needs_sign_in_settings() -> None:
         ("TWILIO_CALLER_ID", "0044123", "TWILIO_CALLER_ID is malformed"),
         ("STRIPE_WEBHOOK_SECRET", "secret", "STRIPE_WEBHOOK_SECRET is malformed"),
         ("CURRENCY", "usd", "CURRENCY is malformed"),
-        ("CREDIT_PACKS", "5,abc", "CREDIT_PACKS has a bad pack 'abc'"),
+        ("CREDIT_PACKS", "5,abc", r"CREDIT_PACKS has a bad pack \(item 2\)"),
         ("CREDIT_PACKS", "5.001", "CREDIT_PACKS has a bad pack"),
-        ("CREDIT_PACKS", "5,5", "lists the pack '5' twice"),
-        ("CREDIT_PACKS", "0", "not positive"),
+        ("CREDIT_PACKS", "5,5", r"lists a pack twice \(item 2\)"),
+        ("CREDIT_PACKS", "0", "not between 0 and 1,000,000,000"),
+        ("CREDIT_PACKS", "10:1e30", "not between 0 and"),
         ("OWNNUMBER_MODE", "staging", "OWNNUMBER_MODE must be"),
+        ("OWNNUMBER_MODE", " sandbox", "OWNNUMBER_MODE must be exactly"),
+        ("OWNNUMBER_MODE", "Sandbox", "OWNNUMBER_MODE must be exactly"),
         ("TOKEN_TTL_SECONDS", "90000", "TOKEN_TTL_SECONDS must be between"),
         ("SESSION_TTL_SECONDS", "soon", "SESSION_TTL_SECONDS must be a whole number"),
     ],
@@ -87,3 +90,98 @@ def test_a_bonus_pack_grants_more_credit_than_its_price() -> None:
 def test_sessions_cookies_are_secure_exactly_when_the_site_is_https() -> None:
     assert not load_settings(sample()).secure_cookies
     assert load_settings(production()).secure_cookies
+
+
+def test_an_unset_or_empty_mode_is_production() -> None:
+    for mode in (None, ""):
+        values = production()
+        if mode is None:
+            del values["OWNNUMBER_MODE"]
+        else:
+            values["OWNNUMBER_MODE"] = mode
+        assert load_settings(values).mode is Mode.PRODUCTION
+
+
+@pytest.mark.parametrize(
+    ("overrides", "sentence"),
+    [
+        ({"PUBLIC_BASE_URL": "https://calls.example.org"}, "PUBLIC_BASE_URL must be a loopback"),
+        ({"PUBLIC_BASE_URL": "http://192.168.1.20:7071"}, "PUBLIC_BASE_URL must be a loopback"),
+        ({"PUBLIC_BASE_URL": "http://localhost.example.org"}, "must be a loopback"),
+        ({"STRIPE_SECRET_KEY": "sk_live_abc123"}, "STRIPE_SECRET_KEY must be a test key"),
+        ({"STRIPE_SECRET_KEY": "rk_live_abc123"}, "STRIPE_SECRET_KEY must be a test key"),
+        ({"STRIPE_API_BASE_URL": "https://api.stripe.com"}, "STRIPE_API_BASE_URL must be a loop"),
+        ({"TWILIO_API_BASE_URL": "https://api.twilio.com"}, "TWILIO_API_BASE_URL must be a loop"),
+    ],
+)
+def test_the_sandbox_refuses_to_run_anywhere_but_loopback_or_with_live_keys(
+    overrides: dict[str, str], sentence: str
+) -> None:
+    values = {**sample(), **overrides}
+    with pytest.raises(ConfigError, match=sentence):
+        load_settings(values)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:7071", "http://localhost:8080", "http://[::1]:7071", "http://127.8.0.1"],
+)
+def test_the_sandbox_runs_on_any_loopback_address(url: str) -> None:
+    settings = load_settings({**sample(), "PUBLIC_BASE_URL": url})
+    assert settings.is_sandbox
+    assert settings.sandbox_is_safe
+
+
+def test_live_keys_are_fine_in_production() -> None:
+    settings = load_settings({**production(), "STRIPE_SECRET_KEY": "sk_live_abc123"})
+    assert settings.stripe.secret_key == "sk_live_abc123"
+    assert not settings.is_sandbox
+
+
+def test_one_error_names_every_bad_setting_and_never_a_value() -> None:
+    secret_url = "ftp://user:pa55w0rd@files.example.org"
+    values = {
+        **production(),
+        "PUBLIC_BASE_URL": secret_url,
+        "TWILIO_AUTH_TOKEN": "",
+        "TOKEN_TTL_SECONDS": "pa55w0rd",
+        "SESSION_TTL_SECONDS": "99999999999",
+        "CREDIT_PACKS": "pa55w0rd",
+        "AUTH_AUTHORITY": "http://pa55w0rd.example.org/t",
+    }
+    with pytest.raises(ConfigError) as raised:
+        load_settings(values)
+    message = str(raised.value)
+    for name in (
+        "PUBLIC_BASE_URL",
+        "TWILIO_AUTH_TOKEN",
+        "TOKEN_TTL_SECONDS",
+        "SESSION_TTL_SECONDS",
+        "CREDIT_PACKS",
+        "AUTH_AUTHORITY",
+    ):
+        assert name in message
+    assert len(raised.value.problems) == 6
+    assert "pa55w0rd" not in message
+    assert "99999999999" not in message
+
+
+def test_an_empty_environment_names_every_required_setting() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({})
+    for name in (
+        "PUBLIC_BASE_URL",
+        "AzureWebJobsStorage",
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_API_KEY_SID",
+        "TWILIO_API_KEY_SECRET",
+        "TWILIO_TWIML_APP_SID",
+        "TWILIO_CALLER_ID",
+        "STRIPE_SECRET_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+        "AUTH_AUTHORITY",
+        "AUTH_CLIENT_ID",
+        "AUTH_CLIENT_SECRET",
+    ):
+        assert f"The setting {name} is missing" in str(raised.value)

@@ -140,9 +140,16 @@ def test_the_voice_token_only_allows_outgoing_calls_through_our_app() -> None:
     assert minted.identity == "u1"
 
 
-def test_the_token_lifetime_defaults_and_is_bounded_by_a_day() -> None:
-    assert token_ttl(None, 3600) == 3600
-    assert token_ttl(86400, 3600) == 86400
+def test_the_token_lifetime_defaults_to_the_cap_and_never_exceeds_it() -> None:
+    assert token_ttl(None, 3600, 10**6) == 3600
+    assert token_ttl(600, 3600, 10**6) == 600
+    assert token_ttl(86400, 3600, 10**6) == 3600
     for bad in (86401, 59, "600", 1.0, False):
         with pytest.raises(TokenTtlInvalid):
-            token_ttl(bad, 3600)
+            token_ttl(bad, 3600, 10**6)
+
+
+def test_a_token_never_outlives_its_session() -> None:
+    assert token_ttl(None, 3600, 90) == 90
+    assert token_ttl(600, 3600, 599) == 599
+    assert token_ttl(600, 3600, 0) == 1

@@ -1,0 +1,100 @@
+"""A TCP proxy in front of Azurite that can pass traffic, slow every answer, or stall.
+
+Table Storage that stops answering (an overloaded account, a network partition) is the fault
+that hangs servers: connections open, requests go out, and nothing comes back. This plays it
+on loopback, between the local host and a real Azurite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+
+from local_host.azurite import DEV_ACCOUNT, DEV_KEY
+
+_CHUNK = 65536
+
+
+class StorageProxy:
+    """Listens on a free loopback port and forwards to upstream_port, as `mode` says:
+    "pass"; "delay" (each answer starts `delay` seconds late: one slow round trip per
+    request); "stall" (requests are read and never forwarded, so nothing is ever answered)."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.mode = "pass"
+        self.delay = 0.0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.port = int(self._listener.getsockname()[1])
+        self._stopped = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def connection_string(self) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+            f"TableEndpoint=http://127.0.0.1:{self.port}/{DEV_ACCOUNT};"
+        )
+
+    def close(self) -> None:
+        self._stopped.set()
+        self._thread.join()
+        self._listener.close()
+        with self._lock:
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.close()
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+        except OSError:
+            client.close()
+            return
+        with self._lock:
+            self._sockets += [client, upstream]
+        awaiting = threading.Event()  # a request went out and its answer has not started
+        threading.Thread(
+            target=self._pump_answers, args=(upstream, client, awaiting), daemon=True
+        ).start()
+        self._pump_requests(client, upstream, awaiting)
+
+    def _pump_requests(
+        self, client: socket.socket, upstream: socket.socket, awaiting: threading.Event
+    ) -> None:
+        with contextlib.suppress(OSError):
+            while data := client.recv(_CHUNK):
+                if self.mode == "stall":
+                    continue  # swallowed: the caller waits for an answer that never comes
+                awaiting.set()
+                upstream.sendall(data)
+        with contextlib.suppress(OSError):
+            upstream.shutdown(socket.SHUT_WR)
+
+    def _pump_answers(
+        self, upstream: socket.socket, client: socket.socket, awaiting: threading.Event
+    ) -> None:
+        with contextlib.suppress(OSError):
+            while data := upstream.recv(_CHUNK):
+                if awaiting.is_set() and self.mode == "delay":
+                    time.sleep(self.delay)  # the slow round trip being played
+                awaiting.clear()
+                client.sendall(data)
+        with contextlib.suppress(OSError):
+            client.shutdown(socket.SHUT_WR)
