@@ -17,6 +17,8 @@ def me(req: func.HttpRequest) -> func.HttpResponse:
     deps = services()
     profile = deps.accounts.profile(session.user_id)
     if profile is None:
+        # A session outliving its account (a deletion cut short): end it here too.
+        deps.sessions.end_session(session)
         raise NotSignedIn("This account no longer exists; sign in again.")
     return json_response(
         {
