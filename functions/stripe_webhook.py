@@ -1,7 +1,8 @@
 """POST /api/stripe/webhook: Stripe's signed events, applied to the ledger exactly once.
 
-A forged or stale signature is a 400 and changes nothing; storage trouble is a 503, which
-Stripe redelivers; an event about no account of ours is a 200, so it is not redelivered.
+A forged or stale signature, or a signed event with a figure Stripe never sends (an amount
+of 10^30), is a 400 and changes nothing; storage trouble is a 503, which Stripe redelivers;
+an event about no account of ours is a 200, so it is not redelivered.
 """
 
 import logging

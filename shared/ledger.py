@@ -9,6 +9,10 @@
 
 A stale ETag means another post won the race: re-read and try again, a bounded number of
 times. The invariant this keeps: balance == sum of ledger amounts, no event twice, none lost.
+
+`post_planned` is for an entry whose amount follows from rows read on each attempt (a
+refund's share of what is left of its payment's credit): the entry is looked up first, so a
+redelivery is already applied whatever the amount would be now.
 """
 
 from __future__ import annotations
@@ -101,6 +105,21 @@ class EntriesPage:
 ExtraOps = Sequence[Op] | Callable[[Balance], Sequence[Op]]
 
 
+@dataclass(frozen=True)
+class Planned:
+    """An entry's amount and the writes that go with it, decided from rows read in one attempt.
+
+    The writes must condition on those rows (Replace with the ETag read, or Insert), so that
+    the amount commits only with the state it was computed from.
+    """
+
+    amount_micros: int
+    also: Sequence[Op] = ()
+
+
+Decide = Callable[[Balance], tuple[int, Sequence[Op]]]
+
+
 _LOCK_STRIPES = 64
 
 
@@ -134,24 +153,62 @@ class Ledger:
         flags: Callable[[frozenset[str]], frozenset[str]] | None = None,
     ) -> PostResult:
         """Apply the entry once. `flags` may change the account's flags in the same write."""
-        if isinstance(amount_micros, bool) or not isinstance(amount_micros, int):
-            raise TypeError("amounts are integer micros")
+        _check_amount(amount_micros)
+
+        def decide(current: Balance) -> tuple[int, Sequence[Op]]:
+            return amount_micros, list(also(current) if callable(also) else also)
+
         with deadline.holding(self._lock(user_id)):
-            return self._post(user_id, entry_id, amount_micros, kind, details, also, flags)
+            return self._post(user_id, entry_id, kind, details, decide, flags, look_first=False)
+
+    def post_planned(
+        self,
+        user_id: str,
+        entry_id: str,
+        kind: EntryKind,
+        details: Details | None,
+        plan: Callable[[Balance], Planned],
+        *,
+        flags: Callable[[frozenset[str]], frozenset[str]] | None = None,
+    ) -> PostResult:
+        """Apply the entry once, its amount and writes decided by `plan` on every attempt.
+
+        An entry already there is ALREADY_APPLIED with the amount it was applied with: the
+        amount `plan` would decide now, from later state, is never compared with it. The same
+        id for another kind is still EntryIdReused.
+        """
+
+        def decide(current: Balance) -> tuple[int, Sequence[Op]]:
+            planned = plan(current)
+            _check_amount(planned.amount_micros)
+            return planned.amount_micros, planned.also
+
+        with deadline.holding(self._lock(user_id)):
+            return self._post(user_id, entry_id, kind, details, decide, flags, look_first=True)
+
+    def entry(self, user_id: str, entry_id: str) -> LedgerEntry | None:
+        """The entry posted under this event id, if any."""
+        row = self.accounts.get(user_id, ledger_key(entry_id))
+        return entry_from_row(row) if row else None
 
     def _post(
         self,
         user_id: str,
         entry_id: str,
-        amount_micros: int,
         kind: EntryKind,
         details: Details | None,
-        also: ExtraOps,
+        decide: Decide,
         flags: Callable[[frozenset[str]], frozenset[str]] | None,
+        look_first: bool,
     ) -> PostResult:
         key = ledger_key(entry_id)
         for attempt in range(self.max_attempts):
+            if look_first:
+                existing = self.accounts.get(user_id, key)
+                if existing is not None:
+                    return PostResult(PostStatus.ALREADY_APPLIED, _same_kind(existing, kind))
             current = self.balance(user_id)
+            amount_micros, extra = decide(current)
             entry = LedgerEntry(
                 entry_id=entry_id,
                 amount_micros=amount_micros,
@@ -162,7 +219,6 @@ class Ledger:
                 balance_after_micros=current.micros + amount_micros,
             )
             new_flags = flags(current.flags) if flags else current.flags
-            extra = list(also(current) if callable(also) else also)
             ops: list[Op] = [
                 Insert(key, _entry_data(entry)),
                 Insert(journal_key(entry.seq), {"entry_id": entry_id, **_entry_data(entry)}),
@@ -173,7 +229,12 @@ class Ledger:
                 self.accounts.commit(user_id, ops)
                 return PostResult(PostStatus.APPLIED, entry)
             except RowExists as conflict:
-                existing = self.accounts.get(user_id, key) if conflict.key == key else None
+                # When looking first, the next attempt finds the entry if that is what exists.
+                existing = (
+                    self.accounts.get(user_id, key)
+                    if conflict.key == key and not look_first
+                    else None
+                )
                 if existing is not None:
                     return PostResult(
                         PostStatus.ALREADY_APPLIED, _same_entry(existing, amount_micros, kind)
@@ -261,6 +322,20 @@ def _same_entry(row: Row, amount_micros: int, kind: EntryKind) -> LedgerEntry:
             f"not {kind.value} {amount_micros}"
         )
     return entry
+
+
+def _same_kind(row: Row, kind: EntryKind) -> LedgerEntry:
+    entry = entry_from_row(row)
+    if entry.kind is not kind:
+        raise EntryIdReused(
+            f"entry {entry.entry_id} was applied as {entry.kind.value}, not {kind.value}"
+        )
+    return entry
+
+
+def _check_amount(amount_micros: object) -> None:
+    if isinstance(amount_micros, bool) or not isinstance(amount_micros, int):
+        raise TypeError("amounts are integer micros")
 
 
 def _entry_data(entry: LedgerEntry) -> dict[str, str | int | datetime]:

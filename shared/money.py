@@ -83,3 +83,19 @@ def format_micros(micros: int, currency: str) -> str:
     whole, _, frac = text.partition(".")
     frac = frac.ljust(places, "0")
     return f"{whole}.{frac} {currency}" if frac else f"{whole} {currency}"
+
+
+def credit_taken_back(credit_micros: int, paid_minor: int, returned_minor: int) -> int:
+    """How much of a purchase's credit goes when `returned_minor` of its `paid_minor` payment
+    has gone back to the payer (refunded, or charged back), in whole micros.
+
+    floor(credit x returned / paid), counting what was returned between nothing and the whole
+    payment (a refund and a chargeback of the same money take the credit once). Each refund or
+    dispute takes back the difference it makes to this figure, from the payment's totals before
+    and after it, so together they take exactly this, in any number and order: a part never
+    more than its share, the whole payment exactly the whole credit.
+    """
+    if paid_minor <= 0:
+        raise ValueError("a payment's amount is positive")
+    returned = min(max(returned_minor, 0), paid_minor)
+    return credit_micros * returned // paid_minor

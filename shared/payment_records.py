@@ -2,6 +2,8 @@
 
 A payment's record (payment:pi_…) is what the receipt and the account's history show: Stripe
 references, amounts, status, and the card's brand and last four digits, never a card number.
+It also keeps what went back of the payment (refunded, charged back) and the credit that took
+back, so that each refund or dispute takes exactly the difference it makes (see with_return).
 A checkout's record (checkout:cs_…) lets the success page read how it went from our rows only.
 """
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from shared.money import credit_taken_back
 from shared.records import PAYMENT_PREFIX
 from shared.stripe_events import (
     DISPUTE_CLOSED,
@@ -50,7 +53,9 @@ class PaymentRecord:
     credit_micros: int = 0
     paid: bool = False
     failed: bool = False
-    refunded_minor: int = 0
+    refunded_minor: int = 0  # refunded and not failed since
+    disputed_minor: int = 0  # charged back and not given back since (a dispute won)
+    taken_micros: int = 0  # the credit those took back: credit_taken_back of their sum
     dispute_id: str = ""
     dispute_status: str = ""
     card_brand: str = ""
@@ -76,6 +81,11 @@ class PaymentRecord:
         return PaymentStatus.PENDING
 
     @property
+    def returned_minor(self) -> int:
+        """What went back to the payer: refunds and chargebacks, net of those undone."""
+        return self.refunded_minor + self.disputed_minor
+
+    @property
     def card(self) -> Card | None:
         return Card(self.card_brand, self.card_last4) if self.card_last4 else None
 
@@ -93,6 +103,22 @@ class PaymentRecord:
         if card is not None:
             record = replace(record, card_brand=card.brand, card_last4=card.last4)
         return record
+
+    def with_return(self, refunded_minor: int = 0, disputed_minor: int = 0) -> PaymentRecord:
+        """The record once that much more went back to the payer (or, below 0, came back).
+
+        The credit taken back is recomputed from the totals, never added up from the parts, so
+        an entry that moves the difference (`taken_micros` before minus after) leaves the
+        payment's entries summing to exactly credit_taken_back of what went back. Needs the
+        purchase (with_purchase) for its credit and amount.
+        """
+        record = replace(
+            self,
+            refunded_minor=self.refunded_minor + refunded_minor,
+            disputed_minor=self.disputed_minor + disputed_minor,
+        )
+        taken = credit_taken_back(record.credit_micros, record.amount_minor, record.returned_minor)
+        return replace(record, taken_micros=taken)
 
     def with_dispute(self, dispute_id: str, status: str) -> PaymentRecord:
         # A dispute only moves forward: a late "created" never reopens a closed one.
@@ -144,6 +170,8 @@ def payment_data(record: PaymentRecord, now: datetime) -> dict[str, Value]:
         "paid": record.paid,
         "failed": record.failed,
         "refunded_minor": record.refunded_minor,
+        "disputed_minor": record.disputed_minor,
+        "taken_micros": record.taken_micros,
         "dispute_id": record.dispute_id,
         "dispute_status": record.dispute_status,
         "card_brand": record.card_brand,
@@ -166,6 +194,8 @@ def payment_from_row(row: Row) -> PaymentRecord:
         paid=row.get("paid") is True,
         failed=row.get("failed") is True,
         refunded_minor=row.integer("refunded_minor"),
+        disputed_minor=row.integer("disputed_minor"),
+        taken_micros=row.integer("taken_micros"),
         dispute_id=row.text("dispute_id"),
         dispute_status=row.text("dispute_status"),
         card_brand=row.text("card_brand"),

@@ -1,17 +1,26 @@
 """Credit bought through Stripe: verified events applied to the ledger exactly once.
 
-Every change of balance is a ledger entry keyed by a Stripe id, so a redelivered event fails
-the entry's "create" and changes nothing, whatever the order events arrive in:
+Every change of balance is a ledger entry keyed by a Stripe id, so a redelivered event finds
+its entry and changes nothing, whatever the order events arrive in:
 
 - a purchase is credited under its PaymentIntent id (pi_…). Checkout's completion events name
   it, and so does every charge, refund and dispute, so each of them can find the credit;
-- a refund is debited under the refund id (re_…), the refunded share of the credit; a refund
-  that fails later is credited back under "re_…:reversed". Shares are rounded down, so once
-  a payment is refunded in full, "pi_…:refund_rounding" debits the micros the rounding left;
-- a chargeback is debited under the dispute id (du_…), the disputed share, and the account
-  is flagged in the same write; one the merchant keeps (won, prevented, an inquiry closed) is
-  credited back under "du_…:won"; any close clears the flag (unless another payment is still
-  disputed). An inquiry (warning_*) moves no money and holds nothing: it is only recorded.
+- a refund is debited under the refund id (re_…); a refund that fails later is credited back
+  under "re_…:reversed";
+- a chargeback is debited under the dispute id (du_…), and the account is flagged in the same
+  write; one the merchant keeps (won, prevented) is credited back under "du_…:won"; any close
+  clears the flag (unless another payment is still disputed). An inquiry (warning_*) moves no
+  money and holds nothing: it is only recorded.
+
+What refunds and chargebacks take back is exactly proportional to the money that went back.
+The payment's record keeps what went back (refunded plus charged back, net of refunds that
+failed and disputes won) and the credit taken back so far, which is always
+floor(credit x returned / paid) (shared/money.py credit_taken_back); each entry moves the
+difference its event makes to that figure, in the same transaction as the record (If-Match).
+So a payment's entries add up to exactly that figure in any order and mix of events, and to
+exactly its whole credit once the whole payment went back. An entry's amount depends on what
+came before it, so a redelivery is recognised by its entry, looked up before anything is
+computed (Ledger.post_planned), never recomputed from newer state.
 
 A refund or dispute finds the user and the pack's credit from our own records when the
 purchase was already seen, and otherwise from the PaymentIntent's metadata, which
@@ -37,6 +46,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from shared.checkout_requests import (
+    META_CREDIT,
+    META_PACK,
     CheckoutSession,
     PurchasesPaused,
     check_nonce,
@@ -47,8 +58,10 @@ from shared.config import ConfigError, CreditPack
 from shared.errors import NotFound
 from shared.ledger import (
     FLAG_PAYMENT_DISPUTED,
+    Balance,
     EntryKind,
     Ledger,
+    Planned,
     PostResult,
     PostStatus,
     back_off,
@@ -79,27 +92,33 @@ from shared.stripe_events import (
     DISPUTE_CLOSED,
     DISPUTE_INQUIRY,
     DISPUTE_OPEN,
-    DISPUTE_WON,
     ApplyDispute,
     ApplyRefunds,
     Card,
     CreditPurchase,
+    EventFieldInvalid,
     Ignore,
     Purchase,
     RecordPayment,
+    Return,
     Reversal,
     SessionFacts,
     StripeEvent,
+    dispute_returns,
     interpret,
+    refund_returns,
 )
 from shared.table_store import Insert, Op, Replace, Row, RowChanged, RowExists, Table, Value
 
 logger = logging.getLogger("ownnumber.payments")
 
-# Stripe's statuses of a refund whose money never left.
-_REFUND_UNDONE = frozenset(["failed", "canceled"])
 # Looking up the card for the receipt fails in these ways; none of them may block a credit.
-_PROVIDER_ERRORS = (PaymentProviderUnavailable, PaymentProviderRefused, ConfigError)
+_PROVIDER_ERRORS = (
+    PaymentProviderUnavailable,
+    PaymentProviderRefused,
+    ConfigError,
+    EventFieldInvalid,
+)
 
 
 class AccountBusy(Exception):
@@ -118,23 +137,6 @@ class Outcome(StrEnum):
     RECORDED = "recorded"  # a payment record changed, no money moved (pending, failed, ...)
     ALREADY_APPLIED = "already_applied"  # a redelivery: nothing changed
     IGNORED = "ignored"  # not an event (or not a payment) this app acts on
-
-
-# --- arithmetic ---------------------------------------------------------------------------
-
-
-def share_of_credit(credit_micros: int, part_minor: int, paid_minor: int) -> int:
-    """The credit that `part_minor` of a `paid_minor` payment bought, in whole micros.
-
-    Rounded down, so a refund or dispute never takes more than its share; the whole payment
-    maps to exactly the whole credit (credit * paid // paid), so refunding everything at once
-    debits exactly what was credited. Several partial refunds may leave under one micro each,
-    which Payments debits once the payment is refunded in full.
-    """
-    if paid_minor <= 0:
-        raise ValueError("a payment's amount is positive")
-    part = min(max(part_minor, 0), paid_minor)
-    return credit_micros * part // paid_minor
 
 
 # --- the service --------------------------------------------------------------------------
@@ -202,7 +204,26 @@ class Payments:
     # -- webhook events --
 
     def apply(self, event: StripeEvent) -> Outcome:
-        """Apply a verified event once; a redelivery returns ALREADY_APPLIED."""
+        """Apply a verified event once; a redelivery returns ALREADY_APPLIED.
+
+        An event carrying a figure Stripe never sends (EventFieldInvalid) is refused before
+        anything is written, and logged as an error: it is a bug or a forgery, and Stripe's
+        retries of it should be seen.
+        """
+        try:
+            return self._apply(event)
+        except EventFieldInvalid as error:
+            # Ids and field names only: the event's object may name a person.
+            logger.error(
+                "Stripe event %s (%s) refused for its %s: %s",
+                event.id,
+                event.type[:60],
+                error.field,
+                error,
+            )
+            raise
+
+    def _apply(self, event: StripeEvent) -> Outcome:
         instruction = interpret(event)
         match instruction:
             case CreditPurchase(session):
@@ -222,6 +243,7 @@ class Payments:
         purchase, pi = session.purchase, session.payment_intent
         if not self._account_exists(purchase.user_id, pi):
             return Outcome.IGNORED
+        self._check_sold(session)
         self._remember_owner(pi, purchase.user_id)
 
         def change(record: PaymentRecord) -> PaymentRecord:
@@ -266,99 +288,30 @@ class Payments:
         purchase = self._purchase_of(refund)
         if purchase is None:
             return Outcome.IGNORED
-        user, pi = purchase.user_id, refund.payment_intent
-        share = share_of_credit(purchase.credit_micros, refund.amount_minor, purchase.amount_minor)
+        pi = refund.payment_intent
         details = {"payment_intent": pi, "refund": refund.id}
 
-        def refunded(delta: int) -> RecordChange:
-            def change(record: PaymentRecord) -> PaymentRecord:
-                record = record.with_purchase(purchase).with_charge(refund.charge_id, card)
-                return replace(record, refunded_minor=record.refunded_minor + delta)
+        def status(record: PaymentRecord) -> PaymentRecord:
+            return record.with_purchase(purchase).with_charge(refund.charge_id, card)
 
-            return change
-
-        outcomes = [
-            self._post(
-                user,
-                pi,
-                refund.id,
-                -share,
-                EntryKind.REFUND,
-                details,
-                refunded(refund.amount_minor),
-            )
-        ]
-        if refund.status in _REFUND_UNDONE:
-            # The money never left: the credit comes back, as a new entry.
-            outcomes.append(
-                self._post(
-                    user,
-                    pi,
-                    f"{refund.id}:reversed",
-                    share,
-                    EntryKind.REFUND_REVERSAL,
-                    details,
-                    refunded(-refund.amount_minor),
-                )
-            )
-        # On every delivery, not only the first: a redelivery completes an interrupted one.
-        outcomes.append(self._round_off_refunds(purchase, pi))
-        return _strongest(outcomes)
-
-    def _round_off_refunds(self, purchase: Purchase, pi: str) -> Outcome:
-        """A payment refunded in full takes back exactly its credit.
-
-        Each refund debits its share rounded down, so several partial refunds leave a few
-        micros. Once the record says the whole amount went back, one more entry, keyed by
-        the payment, debits what is left: computed from the entries, which no longer change,
-        so every delivery that gets here computes the same amount.
-        """
-        user = purchase.user_id
-        row = self.accounts.get(user, payment_key(pi))
-        record = payment_from_row(row) if row else None
-        if record is None or record.refunded_minor < purchase.amount_minor:
-            return Outcome.IGNORED
-        entry_id = f"{pi}:refund_rounding"
-        refunds = [
-            entry
-            for entry in self.ledger.all_entries(user)
-            if entry.details.get("payment_intent") == pi
-            and entry.kind in (EntryKind.REFUND, EntryKind.REFUND_REVERSAL)
-        ]
-        if any(entry.entry_id == entry_id for entry in refunds):
-            return Outcome.ALREADY_APPLIED
-        left = purchase.credit_micros + sum(entry.amount_micros for entry in refunds)
-        if left == 0:
-            return Outcome.IGNORED
-        if not 0 < left < len(refunds):
-            # Rounding leaves under one micro per refund; anything else is not rounding.
-            logger.error("The refunds of %s leave %d micros of its credit: not rounded", pi, left)
-            return Outcome.IGNORED
-        return self._post(
-            user,
-            pi,
-            entry_id,
-            -left,
-            EntryKind.REFUND,
-            {"payment_intent": pi, "refund": "rounding"},
-            lambda record: record,
-        )
+        # One after the other: a failed refund's credit back follows its debit.
+        steps = refund_returns(refund)
+        return _strongest([self._take_back(purchase, pi, s, details, status) for s in steps])
 
     def _dispute(self, dispute: Reversal, outcome: str) -> Outcome:
         purchase = self._purchase_of(dispute)
         if purchase is None:
             return Outcome.IGNORED
         user, pi = purchase.user_id, dispute.payment_intent
-        share = share_of_credit(purchase.credit_micros, dispute.amount_minor, purchase.amount_minor)
         details = {"payment_intent": pi, "dispute": dispute.id}
 
-        def change(record: PaymentRecord) -> PaymentRecord:
+        def status(record: PaymentRecord) -> PaymentRecord:
             return record.with_purchase(purchase).with_dispute(dispute.id, outcome)
 
         if outcome == DISPUTE_INQUIRY:
             # No money has moved and the account is not held: an inquiry is a question, and
             # most close without a chargeback. If it becomes one, that event debits and holds.
-            changed = self._write(user, (self._payment_build(pi, change),))
+            changed = self._write(user, (self._payment_build(pi, status),))
             return Outcome.RECORDED if changed else Outcome.ALREADY_APPLIED
         if outcome == DISPUTE_CLOSED:
             logger.error(
@@ -367,53 +320,47 @@ class Payments:
                 pi,
                 dispute.status[:40],
             )
-        flags = self._dispute_flags(user, pi, change)
+        flags = self._dispute_flags(user, pi, status)
         # The debit comes first even when the closing event does: created and closed may
         # arrive in either order, and whichever is first posts it.
         outcomes = [
-            self._post(user, pi, dispute.id, -share, EntryKind.DISPUTE, details, change, flags)
+            self._take_back(purchase, pi, step, details, status, flags)
+            for step in dispute_returns(dispute, outcome)
         ]
-        if outcome == DISPUTE_WON:
-            outcomes.append(
-                self._post(
-                    user,
-                    pi,
-                    f"{dispute.id}:won",
-                    share,
-                    EntryKind.DISPUTE_REVERSAL,
-                    details,
-                    change,
-                    flags,
-                )
-            )
         # Closed after its entries were posted: no money moves, the record and flag change
         # together, writing the balance row as every change of a dispute's state does.
         if outcome != DISPUTE_OPEN and self.ledger.set_flags(
-            user, flags, also=self._ops(user, (self._payment_build(pi, change),))
+            user, flags, also=self._ops(user, (self._payment_build(pi, status),))
         ):
             outcomes.append(Outcome.RECORDED)
         return _strongest(outcomes)
 
-    def _post(
+    def _take_back(
         self,
-        user_id: str,
+        purchase: Purchase,
         pi: str,
-        entry_id: str,
-        amount_micros: int,
-        kind: EntryKind,
+        step: Return,
         details: Mapping[str, str],
-        change: RecordChange,
+        status: RecordChange,
         flags: Callable[[frozenset[str]], frozenset[str]] | None = None,
     ) -> Outcome:
-        """One ledger entry, with the payment's record changed in the same transaction."""
-        result = self.ledger.post(
-            user_id,
-            entry_id,
-            amount_micros,
-            kind,
-            details,
-            also=self._ops(user_id, (self._payment_build(pi, change),)),
-            flags=flags,
+        """One entry of a refund or dispute: the credit it takes back (or gives back) is the
+        difference its money makes to the payment's credit taken back, read with the record
+        on each attempt and written with it, If-Match, so no other entry slips in between."""
+        user, key = purchase.user_id, payment_key(pi)
+        if step.only_after and self.ledger.entry(user, step.only_after) is None:
+            return Outcome.IGNORED
+
+        def plan(_balance: Balance) -> Planned:
+            row = self.accounts.get(user, key)
+            before = status(payment_from_row(row) if row else PaymentRecord(pi))
+            after = before.with_return(step.refunded_minor, step.disputed_minor)
+            data = payment_data(after, self.clock())
+            write: Op = Replace(key, data, row.etag) if row else Insert(key, data)
+            return Planned(before.taken_micros - after.taken_micros, (write,))
+
+        result = self.ledger.post_planned(
+            user, step.entry_id, EntryKind(step.kind), details, plan, flags=flags
         )
         return _outcome(result)
 
@@ -477,6 +424,36 @@ class Payments:
         user_id = owner.text("user_id")
         row = self.accounts.get(user_id, payment_key(pi))
         return payment_from_row(row).purchase(user_id) if row else None
+
+    def _check_sold(self, session: SessionFacts) -> None:
+        """The credit is the one the pack was sold with: as the checkout we recorded says, or,
+        without that record, as the pack is configured. The metadata is ours, so a signed
+        event that disagrees is a bug or a forgery, and crediting it would be a guess."""
+        purchase = session.purchase
+        row = self.accounts.get(purchase.user_id, checkout_key(session.id))
+        if row is not None:
+            sold = checkout_from_row(row)
+            pack, credit = sold.pack, sold.credit_micros
+        else:
+            offered = next((p for p in self.packs if p.id == purchase.pack), None)
+            if offered is None:
+                # A pack since retired, whose checkout row is missing: the bounds still hold.
+                logger.warning(
+                    "Checkout %s sold pack %r, no longer offered: its credit is as sent",
+                    session.id,
+                    purchase.pack,
+                )
+                return
+            pack, credit = offered.id, offered.credit_micros
+        if purchase.pack != pack:
+            raise EventFieldInvalid(
+                f"metadata.{META_PACK}", "The purchase's pack is not the one its checkout sold."
+            )
+        if purchase.credit_micros != credit:
+            raise EventFieldInvalid(
+                f"metadata.{META_CREDIT}",
+                "The purchase's credit is not the one its pack was sold with.",
+            )
 
     def _account_exists(self, user_id: str, about: str) -> bool:
         if self.accounts.get(user_id, PROFILE_KEY) is not None:

@@ -3,15 +3,20 @@ objects (Checkout Session, PaymentIntent, charge, refund, dispute) read into the
 act on, and `interpret()`, which decides without any I/O what each event asks for.
 
 Nothing here trusts a field it has not checked: an id we would key a row by must be a valid
-entry id, amounts are integers, and a purchase is ours only if the metadata that
-/api/checkout set (shared/checkout_requests.py) is all there and agrees with itself.
+entry id, and a purchase is ours only if the metadata that /api/checkout set
+(shared/checkout_requests.py) is all there and agrees with itself. A signed event is still
+refused (EventFieldInvalid, a 400) when an amount in it is not one Stripe sends: an amount
+outside 0..MAX_MINOR_UNITS, or not an integer, or our metadata's credit outside
+1..MAX_CREDIT_MICROS. Such a figure is a bug or a forgery; stored, it would overflow Table
+Storage's Int64 or the balance. (That the credit is the one its pack was sold with needs our
+rows: Payments checks it.)
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from shared.checkout_requests import META_CREDIT, META_PACK, META_USER
@@ -44,10 +49,33 @@ _SESSION_EVENTS = frozenset(
     ]
 )
 _LAST4 = re.compile(r"[0-9]{4}")
+# Stripe's statuses of a refund whose money never left.
+_REFUND_UNDONE = frozenset(["failed", "canceled"])
+
+# Stripe's amounts have at most eight digits in most currencies (99,999,999: $999,999.99)
+# and twelve in the few with tiny units (IDR): no larger figure is an amount Stripe sends.
+MAX_MINOR_UNITS = 999_999_999_999
+# The most credit one purchase may grant: a billion units of the currency, far above any
+# pack, and small enough that no account's purchases add up to near Int64 (9.2 x 10^18).
+MAX_CREDIT_MICROS = 10**15
+# Pack ids are the prices CREDIT_PACKS lists ("5", "12.50").
+_PACK_ID = re.compile(r"[A-Za-z0-9._-]{1,20}")
+_CREDIT_TEXT = re.compile(r"[0-9]{1,16}")
 
 
 class MalformedEvent(InvalidInput):
     """A correctly signed body that is not a Stripe event."""
+
+
+class EventFieldInvalid(MalformedEvent):
+    """A signed event whose `field` holds what Stripe never sends (an amount of 10^30, say).
+
+    The message is a sentence for the caller and names no value; `field` is for the log.
+    """
+
+    def __init__(self, field: str, sentence: str) -> None:
+        super().__init__(sentence)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -99,6 +127,55 @@ class Reversal:
     status: str
     payment_intent: str
     charge_id: str
+
+
+@dataclass(frozen=True)
+class Return:
+    """One ledger entry a refund or dispute asks for: part of the payment gone back to the payer
+    (`refunded_minor` or `disputed_minor` above 0), or come back (below 0: a refund that
+    failed, a dispute the merchant kept). The credit it moves is not decided here: it follows
+    from the payment's totals before and after it (shared/money.py credit_taken_back).
+    """
+
+    entry_id: str
+    kind: str  # the ledger entry's kind: refund, refund_reversal, dispute or dispute_reversal
+    refunded_minor: int = 0
+    disputed_minor: int = 0
+    only_after: str = ""  # posted only once this entry is: it gives back only what was taken
+
+
+def refund_returns(refund: Reversal) -> tuple[Return, ...]:
+    """A refund's entries, in the order they are posted.
+
+    A failed or canceled one still posts its debit first, then gives it back: whichever of its
+    events arrives first, the refund ends with both entries and nothing taken.
+    """
+    debit = Return(refund.id, "refund", refunded_minor=refund.amount_minor)
+    if refund.status not in _REFUND_UNDONE:
+        return (debit,)
+    reversal = Return(
+        f"{refund.id}:reversed", "refund_reversal", refunded_minor=-refund.amount_minor
+    )
+    return (debit, reversal)
+
+
+def dispute_returns(dispute: Reversal, outcome: str) -> tuple[Return, ...]:
+    """A dispute's entries, in the order they are posted, for its `outcome`.
+
+    An inquiry (warning_*) takes nothing: no money has left. A chargeback takes its share, and
+    keeps it unless the merchant keeps the money (won, prevented), when it gives it back; a
+    close that arrives before the chargeback's own event posts both. An inquiry closed
+    (warning_closed) gives back only what a chargeback of the same dispute had taken.
+    """
+    if outcome == DISPUTE_INQUIRY:
+        return ()
+    debit = Return(dispute.id, "dispute", disputed_minor=dispute.amount_minor)
+    if outcome != DISPUTE_WON:
+        return (debit,)
+    kept = Return(f"{dispute.id}:won", "dispute_reversal", disputed_minor=-dispute.amount_minor)
+    if dispute.status.startswith("warning_"):
+        return (replace(kept, only_after=dispute.id),)
+    return (debit, kept)
 
 
 def dispute_outcome(status: str, closed: bool) -> str:
@@ -187,7 +264,7 @@ def _interpret_session(event_type: str, obj: Mapping[str, Any]) -> Instruction:
     currency = (_text(obj, "currency") or "").upper()
     purchase = purchase_from_metadata(
         obj.get("metadata"),
-        _int(obj, "amount_total"),
+        _amount(obj, "amount_total"),
         currency,
         fallback_user=_text(obj, "client_reference_id"),
     )
@@ -211,7 +288,11 @@ def purchase_from_metadata(
     currency: str,
     fallback_user: str | None = None,
 ) -> Purchase | None:
-    """The purchase our checkout described in metadata, or None if it is not ours."""
+    """The purchase our checkout described in metadata, or None if it is not ours.
+
+    Ours but impossible (a credit of 2^63 micros, a pack id of a page of text) is refused:
+    EventFieldInvalid.
+    """
     if not isinstance(metadata, Mapping):
         return None
     user_id = metadata.get(META_USER) or fallback_user
@@ -221,13 +302,27 @@ def purchase_from_metadata(
         return None
     if fallback_user and fallback_user != user_id:
         return None  # both are ours and must agree
-    if not isinstance(pack, str) or not pack or not isinstance(credit_text, str):
+    if not pack or credit_text is None:
         return None
-    if not credit_text.isdigit() or int(credit_text) <= 0:
-        return None
+    if not isinstance(pack, str) or not _PACK_ID.fullmatch(pack):
+        raise EventFieldInvalid(
+            f"metadata.{META_PACK}", "The purchase's pack is not a pack id this app gives out."
+        )
+    credit = _credit_micros(credit_text)
     if amount_minor is None or amount_minor <= 0 or not re.fullmatch(r"[A-Z]{3}", currency):
         return None
-    return Purchase(user_id, pack, int(credit_text), amount_minor, currency)
+    return Purchase(user_id, pack, credit, amount_minor, currency)
+
+
+def _credit_micros(text: Any) -> int:
+    if isinstance(text, str) and _CREDIT_TEXT.fullmatch(text):
+        credit = int(text)
+        if 0 < credit <= MAX_CREDIT_MICROS:
+            return credit
+    raise EventFieldInvalid(
+        f"metadata.{META_CREDIT}",
+        f"The purchase's credit is not a whole number of micros from 1 to {MAX_CREDIT_MICROS:,}.",
+    )
 
 
 def payment_intent_info(obj: Mapping[str, Any]) -> PaymentIntentInfo | None:
@@ -235,7 +330,7 @@ def payment_intent_info(obj: Mapping[str, Any]) -> PaymentIntentInfo | None:
     if not _id(obj, "id"):
         return None
     purchase = purchase_from_metadata(
-        obj.get("metadata"), _int(obj, "amount"), (_text(obj, "currency") or "").upper()
+        obj.get("metadata"), _amount(obj, "amount"), (_text(obj, "currency") or "").upper()
     )
     charge = obj.get("latest_charge")
     if isinstance(charge, Mapping):
@@ -247,9 +342,9 @@ def payment_intent_info(obj: Mapping[str, Any]) -> PaymentIntentInfo | None:
 def reversal_facts(obj: Mapping[str, Any]) -> Reversal | None:
     """A Refund or Dispute object, or None without the id, amount and PaymentIntent we key by."""
     reversal_id = _id(obj, "id")
-    amount = _int(obj, "amount")
+    amount = _amount(obj, "amount")
     payment_intent = _id(obj, "payment_intent")
-    if not reversal_id or amount is None or amount < 0 or not payment_intent:
+    if not reversal_id or amount is None or not payment_intent:
         return None
     return Reversal(
         reversal_id,
@@ -296,6 +391,16 @@ def _text(obj: Any, name: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _int(obj: Any, name: str) -> int | None:
+def _amount(obj: Any, name: str) -> int | None:
+    """An amount in minor units; None when there is none; EventFieldInvalid when it is not one
+    Stripe sends (not an integer, negative, or more than MAX_MINOR_UNITS)."""
     value = obj.get(name) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_MINOR_UNITS:
+        raise EventFieldInvalid(
+            name,
+            f"The field {name!r} is not an amount Stripe sends: a whole number of minor units "
+            f"from 0 to {MAX_MINOR_UNITS:,}.",
+        )
+    return value

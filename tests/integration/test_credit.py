@@ -23,10 +23,15 @@ PACK_5 = {"pack": "5", "amount": 500, "credit": 5_000_000}
 
 
 def checkout_session(
-    user_id: str, *, payment_status: str = "paid", amount: int = 500, credit: int = 5_000_000
+    user_id: str,
+    *,
+    payment_status: str = "paid",
+    pack: str = "5",
+    amount: int = 500,
+    credit: int = 5_000_000,
 ) -> dict[str, Any]:
     """A completed Checkout Session as Stripe sends it, for a session made up by the test."""
-    metadata = {"user_id": user_id, "pack": "5", "credit_micros": str(credit)}
+    metadata = {"user_id": user_id, "pack": pack, "credit_micros": str(credit)}
     return {
         "id": stripe_id("cs_test_", 58),
         "object": "checkout.session",
@@ -554,8 +559,10 @@ def test_an_inquiry_moves_no_money_and_holds_nothing(
     assert money_and_flags(signed_in) == (5_000_000, [])
     assert [e["kind"] for e in entries(signed_in)] == ["credit_purchase"]
 
-    stripe_webhooks.deliver(closed)
+    assert outcome(stripe_webhooks.deliver(closed)) == "recorded"
     assert money_and_flags(signed_in) == (5_000_000, [])
+    # Closed, it neither took nor gave anything: no entries for it at all.
+    assert [e["kind"] for e in entries(signed_in)] == ["credit_purchase"]
     assert assert_balance_is_the_sum_of_entries(signed_in) == 5_000_000
 
 
@@ -588,8 +595,9 @@ def test_a_refund_in_another_currency_than_its_payment_is_a_5xx_and_changes_noth
 def test_refunding_everything_in_three_parts_takes_back_exactly_the_credit(
     signed_in: Client, stripe_webhooks: StripeWebhooks
 ) -> None:
-    """3.00 bought 1 credit: each third refunded is 333,333 micros rounded down."""
-    event = completed(user_id(signed_in), amount=300, credit=1_000_000)
+    """3.00 bought 1.00 of credit (a pack no longer offered): each refund takes its third
+    rounded down of what is left, the last exactly what is left."""
+    event = completed(user_id(signed_in), pack="3", amount=300, credit=1_000_000)
     stripe_webhooks.deliver(event)
     pi = event["data"]["object"]["payment_intent"]
     refunds = [refund_event(pi, 100) for _ in range(3)]
@@ -597,7 +605,7 @@ def test_refunding_everything_in_three_parts_takes_back_exactly_the_credit(
         stripe_webhooks.deliver(refund)
     assert assert_balance_is_the_sum_of_entries(signed_in) == 0
     debits = sorted(e["amount_micros"] for e in entries(signed_in) if e["kind"] == "refund")
-    assert debits == [-333_333, -333_333, -333_333, -1]
+    assert debits == [-333_334, -333_333, -333_333]
     assert status_of(signed_in, event["data"]["object"]["id"]) == "refunded"
 
 
@@ -647,3 +655,186 @@ def test_a_refund_before_its_completion_asks_stripe_about_the_payment_once(
     lookups = [r for r in recorded if r["path"] == f"/v1/payment_intents/{pi}"]
     assert len(lookups) == 1
     assert balance(signed_in)["balance_micros"] == -1_000_000
+
+
+# --- refunds and disputes together: the credit goes back in proportion ---------------------
+
+# A pack whose credit is not a whole number of micros per cent: 12.00 buys 13.00 of credit.
+PACKS_WITH_12_13 = "5,10,25,12:13"
+
+
+@pytest.fixture(scope="module")
+def host_12_13(azurite_connection: str) -> Iterator[LocalHost]:
+    host = LocalHost(azurite_connection, {"CREDIT_PACKS": PACKS_WITH_12_13}).start()
+    yield host
+    host.stop()
+
+
+def whole_payment_returned_12_13(host: LocalHost) -> tuple[Client, StripeWebhooks, dict]:
+    """A 12.00 purchase of 13.00 of credit, refunded 4.00 and then charged back the 8.00 left
+    (the dispute lost): Stripe's events made, none delivered yet, by kind."""
+    client, hooks = Client(host.base_url), StripeWebhooks(host.base_url)
+    client.sign_in()
+    session_id, completion = paid_silently(client, hooks, "12")
+    refund = hooks.sandbox("refund", session_id=session_id, amount=400, deliver=False)
+    dispute = hooks.sandbox("dispute", session_id=session_id, deliver=False)
+    lost = hooks.sandbox("dispute_lost", session_id=session_id, deliver=False)
+    assert of_type(dispute["events"], "charge.dispute.created")["data"]["object"]["amount"] == 800
+    return (
+        client,
+        hooks,
+        {
+            "credit": [completion],
+            "refund": refund["events"],
+            "dispute": dispute["events"],
+            "lost": lost["events"],
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ("credit", "refund", "dispute", "lost"),
+        ("credit", "dispute", "lost", "refund"),
+        ("refund", "dispute", "lost", "credit"),
+        ("lost", "refund", "credit", "dispute"),
+        ("dispute", "credit", "lost", "refund"),
+    ],
+    ids=lambda order: "-".join(order),
+)
+def test_a_refund_and_a_lost_dispute_of_the_whole_payment_take_back_exactly_its_credit(
+    host_12_13: LocalHost, order: tuple[str, ...]
+) -> None:
+    client, hooks, events = whole_payment_returned_12_13(host_12_13)
+    deliveries = [event for kind in order for event in events[kind]]
+    for event in [*deliveries, *reversed(deliveries)]:  # every event twice
+        assert hooks.deliver(event).status_code == 200
+
+    by_kind = {entry["kind"]: entry["amount_micros"] for entry in entries(client)}
+    assert by_kind["credit_purchase"] == 13_000_000
+    # Whichever came first takes its share rounded down; the last takes exactly what is left.
+    if order.index("refund") < min(order.index("dispute"), order.index("lost")):
+        assert (by_kind["refund"], by_kind["dispute"]) == (-4_333_333, -8_666_667)
+    else:
+        assert (by_kind["refund"], by_kind["dispute"]) == (-4_333_334, -8_666_666)
+    assert len(entries(client)) == 3
+    assert assert_balance_is_the_sum_of_entries(client) == 0
+    assert balance(client)["flags"] == []
+
+
+def test_a_failed_refund_after_a_lost_dispute_gives_back_exactly_the_refunds_share(
+    host_12_13: LocalHost,
+) -> None:
+    client, hooks, events = whole_payment_returned_12_13(host_12_13)
+    for kind in ("credit", "refund", "dispute", "lost"):
+        for event in events[kind]:
+            hooks.deliver(event)
+    failed = hooks.sandbox("refund_failed", session_id=events["credit"][0]["data"]["object"]["id"])
+    assert [e["data"]["object"]["status"] for e in failed["events"]] == ["failed", "failed"]
+    # 8.00 of 12.00 went back: 13.00 x 8/12 = 8.666666 (rounded down) of the credit.
+    assert assert_balance_is_the_sum_of_entries(client) == 13_000_000 - 8_666_666
+
+
+# --- amounts no Stripe event carries --------------------------------------------------------
+
+
+def _session_with(**changes: Any) -> Callable[[str], dict[str, Any]]:
+    def make(user: str) -> dict[str, Any]:
+        session = checkout_session(user)
+        metadata = {**session["metadata"], **changes.get("metadata", {})}
+        session.update(changes, metadata=metadata)
+        return build_event("checkout.session.completed", session)
+
+    return make
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        _session_with(amount_total=10**30),
+        _session_with(amount_total=2**63),
+        _session_with(amount_total=-500),
+        _session_with(amount_total=1e30),
+        _session_with(amount_total="500"),
+        _session_with(metadata={"credit_micros": str(2**63)}),
+        _session_with(metadata={"credit_micros": "1" + "0" * 30}),
+        _session_with(metadata={"credit_micros": "9" * 5000}),
+        _session_with(metadata={"credit_micros": "-5000000"}),
+        _session_with(metadata={"credit_micros": "5e6"}),
+        _session_with(metadata={"credit_micros": "0"}),
+        _session_with(metadata={"credit_micros": "500000000"}),  # not what pack 5 grants
+        _session_with(metadata={"pack": "5" * 300}),
+    ],
+    ids=[
+        "amount 10^30",
+        "amount 2^63",
+        "negative amount",
+        "float amount",
+        "amount as text",
+        "credit 2^63",
+        "credit 10^30",
+        "credit of 5000 digits",
+        "negative credit",
+        "credit in exponent notation",
+        "no credit",
+        "credit not the pack's",
+        "pack id of 300 characters",
+    ],
+)
+def test_a_signed_completion_with_an_impossible_amount_is_refused_and_changes_nothing(
+    signed_in: Client, stripe_webhooks: StripeWebhooks, make: Callable[[str], dict[str, Any]]
+) -> None:
+    response = stripe_webhooks.deliver(make(user_id(signed_in)))
+    assert response.status_code == 400, response.text
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert response.json()["detail"].endswith(".")
+    assert entries(signed_in) == []
+    assert balance(signed_in)["balance_micros"] == 0
+
+
+def _dispute_of(pi: str, amount: Any) -> dict[str, Any]:
+    dispute = {
+        "id": stripe_id("du_"),
+        "object": "dispute",
+        "amount": amount,
+        "charge": stripe_id("ch_"),
+        "currency": "usd",
+        "payment_intent": pi,
+        "status": "needs_response",
+    }
+    return build_event("charge.dispute.created", dispute)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda pi: refund_event(pi, 10**30),
+        lambda pi: refund_event(pi, 2**63),
+        lambda pi: refund_event(pi, -100),
+        lambda pi: refund_event(pi, 12.5),
+        lambda pi: _dispute_of(pi, 10**30),
+        lambda pi: _dispute_of(pi, -1),
+        lambda pi: _dispute_of(pi, True),
+    ],
+    ids=[
+        "refund 10^30",
+        "refund 2^63",
+        "negative refund",
+        "fractional refund",
+        "dispute 10^30",
+        "negative dispute",
+        "dispute of true",
+    ],
+)
+def test_a_signed_refund_or_dispute_with_an_impossible_amount_is_refused_and_changes_nothing(
+    signed_in: Client, stripe_webhooks: StripeWebhooks, make: Callable[[str], dict[str, Any]]
+) -> None:
+    purchase = completed(user_id(signed_in))
+    assert outcome(stripe_webhooks.deliver(purchase)) == "applied"
+    before = entries(signed_in)
+    response = stripe_webhooks.deliver(make(purchase["data"]["object"]["payment_intent"]))
+    assert response.status_code == 400, response.text
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert entries(signed_in) == before
+    assert money_and_flags(signed_in) == (5_000_000, [])

@@ -6,13 +6,22 @@ import random
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared.ledger import EntryIdReused, EntryKind, Ledger, LedgerBusy, PostStatus
+from shared.ledger import (
+    Balance,
+    EntryIdReused,
+    EntryKind,
+    Ledger,
+    LedgerBusy,
+    Planned,
+    PostStatus,
+)
 from shared.records import JOURNAL_PREFIX
-from shared.table_store import Insert, Table
+from shared.table_store import Insert, Replace, Table
 
 
 def user() -> str:
@@ -156,3 +165,66 @@ def test_concurrent_posts_with_duplicates_keep_the_invariant(fresh_table: Table)
         assert balance.seq == len(expected)
         journal = list(fresh_table.rows(account, JOURNAL_PREFIX))
         assert sorted(r.integer("seq") for r in journal) == list(range(1, len(expected) + 1))
+
+
+# --- entries whose amount is planned from rows read on each attempt -------------------------
+
+
+def counter_plan(table: Table, user_id: str, calls: list[int]) -> Callable[[Balance], Planned]:
+    """Posts the value of the row "counter" and increments it, If-Match, in the same write."""
+
+    def plan(_balance: Balance) -> Planned:
+        row = table.get(user_id, "counter")
+        assert row is not None
+        calls.append(row.integer("value"))
+        value = row.integer("value")
+        return Planned(-value, [Replace("counter", {"value": value + 1}, row.etag)])
+
+    return plan
+
+
+def test_a_planned_entry_commits_with_the_rows_it_was_planned_from(fresh_table: Table) -> None:
+    ledger, alice, calls = Ledger(fresh_table), user(), []
+    fresh_table.commit(alice, [Insert("counter", {"value": 7})])
+    plan = counter_plan(fresh_table, alice, calls)
+    result = ledger.post_planned(alice, "re_1", EntryKind.REFUND, {"refund": "re_1"}, plan)
+    assert (result.status, result.entry.amount_micros) == (PostStatus.APPLIED, -7)
+    assert fresh_table.get(alice, "counter").integer("value") == 8
+    assert ledger.balance(alice).micros == -7
+
+
+def test_a_planned_entry_redelivered_is_already_applied_without_planning_again(
+    fresh_table: Table,
+) -> None:
+    ledger, alice, calls = Ledger(fresh_table), user(), []
+    fresh_table.commit(alice, [Insert("counter", {"value": 7})])
+    plan = counter_plan(fresh_table, alice, calls)
+    ledger.post_planned(alice, "re_1", EntryKind.REFUND, None, plan)
+    # The counter moved on: a plan now would say -8, and the ledger would call that reused.
+    again = ledger.post_planned(alice, "re_1", EntryKind.REFUND, None, plan)
+    assert (again.status, again.entry.amount_micros) == (PostStatus.ALREADY_APPLIED, -7)
+    assert calls == [7]
+    assert ledger.balance(alice).micros == -7
+    with pytest.raises(EntryIdReused):
+        ledger.post_planned(alice, "re_1", EntryKind.DISPUTE, None, plan)
+
+
+def test_a_planned_entry_is_planned_again_when_its_rows_change_under_it(
+    fresh_table: Table,
+) -> None:
+    ledger, alice, calls = Ledger(fresh_table), user(), []
+    fresh_table.commit(alice, [Insert("counter", {"value": 7})])
+    inner = counter_plan(fresh_table, alice, calls)
+
+    def racing(balance: Balance) -> Planned:
+        planned = inner(balance)
+        if len(calls) == 1:  # another instance changes the row after this attempt read it
+            row = fresh_table.get(alice, "counter")
+            fresh_table.commit(alice, [Replace("counter", {"value": 10}, row.etag)])
+        return planned
+
+    result = ledger.post_planned(alice, "re_1", EntryKind.REFUND, None, racing)
+    assert calls == [7, 10]
+    assert result.entry.amount_micros == -10
+    assert fresh_table.get(alice, "counter").integer("value") == 11
+    assert [e.amount_micros for e in ledger.all_entries(alice)] == [-10]

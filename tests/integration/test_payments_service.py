@@ -1,11 +1,19 @@
 """The payments service against a real Azurite, with Stripe's API played by a stand-in that
-fails on demand: what the webhook does when asking Stripe goes wrong."""
+fails on demand: what the webhook does when asking Stripe goes wrong; what any mix of refunds
+and disputes takes back, in any order, duplicated and concurrent; and events with figures
+Stripe never sends."""
 
 from __future__ import annotations
 
+import logging
+import random
+import threading
 import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from hypothesis import given, settings
 
 from local_host.sandbox.stripe_signing import build_event
 from shared.checkout_requests import CheckoutRequest, CheckoutSession
@@ -18,17 +26,27 @@ from shared.payment_provider import (
 )
 from shared.payment_records import payment_from_row
 from shared.payments import Outcome, Payments
-from shared.records import PROFILE_KEY, payment_key
-from shared.stripe_events import Card, PaymentIntentInfo, Reversal, event_from_json
+from shared.records import BALANCE_KEY, PAYMENT_OWNER_KEY, PROFILE_KEY, payment_key
+from shared.stripe_events import (
+    Card,
+    EventFieldInvalid,
+    PaymentIntentInfo,
+    Purchase,
+    Reversal,
+    event_from_json,
+)
 from shared.table_store import Insert, Table, TableStore
+from tests.stripe_returns import Returns, dispute_event, refund_event, returns, stripe_event
 
 
 class Stripe(PaymentProvider):
-    """Answers PaymentIntent lookups with the test card, or fails with `error`."""
+    """Answers PaymentIntent lookups with the test card (and the purchase its metadata names,
+    for those in `purchases`), or fails with `error`."""
 
     def __init__(self, error: Exception | None = None) -> None:
         self.error = error
         self.lookups = 0
+        self.purchases: dict[str, Purchase] = {}
 
     def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
         raise AssertionError("not used")
@@ -37,33 +55,34 @@ class Stripe(PaymentProvider):
         self.lookups += 1
         if self.error is not None:
             raise self.error
-        return PaymentIntentInfo(None, "ch_1", Card("visa", "4242"))
+        purchase = self.purchases.get(payment_intent_id)
+        return PaymentIntentInfo(purchase, "ch_1", Card("visa", "4242"))
 
     def refunds_of_charge(self, charge_id: str) -> list[Reversal]:
         return []
 
 
-def payments(accounts: Table, owners: Table, stripe: Stripe) -> Payments:
-    return Payments(
-        Ledger(accounts),
-        accounts,
-        owners,
-        stripe,
-        (CreditPack("5", 5_000_000, 5_000_000),),
-        "USD",
-        "http://localhost",
-    )
+PACK_5 = CreditPack("5", 5_000_000, 5_000_000)
+PACK_12_13 = CreditPack("12", 12_000_000, 13_000_000)
 
 
-def completion(user_id: str, pi: str) -> dict:
+def payments(
+    accounts: Table, owners: Table, stripe: Stripe, packs: tuple[CreditPack, ...] = (PACK_5,)
+) -> Payments:
+    return Payments(Ledger(accounts), accounts, owners, stripe, packs, "USD", "http://localhost")
+
+
+def completion(
+    user_id: str, pi: str, pack: str = "5", amount: int = 500, credit: int = 5_000_000
+) -> dict:
     return build_event(
         "checkout.session.completed",
         {
             "id": "cs_test_" + uuid.uuid4().hex,
-            "amount_total": 500,
+            "amount_total": amount,
             "currency": "usd",
             "client_reference_id": user_id,
-            "metadata": {"user_id": user_id, "pack": "5", "credit_micros": "5000000"},
+            "metadata": {"user_id": user_id, "pack": pack, "credit_micros": str(credit)},
             "mode": "payment",
             "payment_intent": pi,
             "payment_status": "paid",
@@ -127,3 +146,180 @@ def test_a_redelivery_asks_again_for_a_card_the_first_delivery_could_not_get(
     record = payment_from_row(fresh_table.get(user_id, payment_key(pi)))
     assert record.card == Card("visa", "4242")
     assert stripe.lookups == 2
+
+
+# --- refunds and disputes: what any mix of them takes back ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def tables(table_store: TableStore) -> tuple[Table, Table]:
+    """Accounts and owners tables shared by a property's examples (each its own user)."""
+    return (
+        table_store.table("t" + uuid.uuid4().hex[:20]),
+        table_store.table("t" + uuid.uuid4().hex[:20]),
+    )
+
+
+def new_user(accounts: Table) -> str:
+    user = "u" + uuid.uuid4().hex
+    accounts.commit(user, [Insert(PROFILE_KEY, {"email_hash": "x"})])
+    return user
+
+
+def payment_entries(service: Payments, user: str, pi: str) -> dict[str, int]:
+    return {
+        entry.entry_id: entry.amount_micros
+        for entry in service.ledger.all_entries(user)
+        if entry.details.get("payment_intent") == pi
+    }
+
+
+def assert_balance_is_the_sum_of_entries(service: Payments, user: str) -> int:
+    micros = service.ledger.balance(user).micros
+    assert micros == sum(entry.amount_micros for entry in service.ledger.all_entries(user))
+    return micros
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=returns(max_paid=5_000))
+def test_any_mix_of_refunds_and_disputes_in_any_order_takes_back_exactly_its_share(
+    tables: tuple[Table, Table], case: Returns
+) -> None:
+    accounts, owners = tables
+    user, pi, stripe = new_user(accounts), "pi_" + uuid.uuid4().hex, Stripe()
+    # The PaymentIntent's metadata, for refunds and disputes that arrive before the credit.
+    stripe.purchases[pi] = Purchase(user, "p", case.credit_micros, case.paid_minor, "USD")
+    pack = CreditPack("p", case.paid_minor * 10_000, case.credit_micros)
+    service = payments(accounts, owners, stripe, (pack,))
+    paid = completion(user, pi, "p", case.paid_minor, case.credit_micros)
+    for delivery in case.deliveries:
+        service.apply(event_from_json(stripe_event(pi, delivery, paid)))
+
+    entries = payment_entries(service, user, pi)
+    assert entries.pop(pi) == case.credit_micros
+    assert -sum(entries.values()) == case.exact_micros
+    record = payment_from_row(accounts.get(user, payment_key(pi)))
+    assert record.taken_micros == case.exact_micros
+    left = assert_balance_is_the_sum_of_entries(service, user)
+    assert left == case.credit_micros - case.exact_micros
+    if case.returned_minor >= case.paid_minor:
+        assert left == 0
+
+
+def whole_payment_returned(user: str, pi: str) -> list[dict]:
+    """12.00 for 13.00 of credit: 4.00 refunded, the 8.00 left charged back and lost."""
+    return [
+        completion(user, pi, "12", 1200, 13_000_000),
+        refund_event(pi, "re_" + uuid.uuid4().hex, 400),
+        dispute_event(pi, 800, "needs_response"),
+        dispute_event(pi, 800, "lost", "charge.dispute.closed"),
+    ]
+
+
+def test_a_refund_and_a_lost_dispute_of_the_whole_payment_leave_nothing_of_its_credit(
+    tables: tuple[Table, Table],
+) -> None:
+    accounts, owners = tables
+    user, pi = new_user(accounts), "pi_" + uuid.uuid4().hex
+    service = payments(accounts, owners, Stripe(), (PACK_12_13,))
+    events = whole_payment_returned(user, pi)
+    assert [service.apply(event_from_json(e)) for e in events] == [
+        *[Outcome.APPLIED] * 3,
+        Outcome.RECORDED,  # the close: the debit stays, the hold goes
+    ]
+    assert sorted(payment_entries(service, user, pi).values()) == [
+        -8_666_667,
+        -4_333_333,
+        13_000_000,
+    ]
+    assert assert_balance_is_the_sum_of_entries(service, user) == 0
+    for event in events:  # redelivered after the state moved on: never recomputed
+        assert service.apply(event_from_json(event)) is Outcome.ALREADY_APPLIED
+
+
+def test_the_12_13_mix_delivered_three_times_from_two_instances_at_once_leaves_nothing(
+    tables: tuple[Table, Table],
+) -> None:
+    """Two app instances (each its own ledger, so no shared lock: only ETags keep them
+    apart), eight threads, every event three times, shuffled."""
+    accounts, owners = tables
+    user, pi = new_user(accounts), "pi_" + uuid.uuid4().hex
+    stripe = Stripe()
+    stripe.purchases[pi] = Purchase(user, "12", 13_000_000, 1200, "USD")
+    instances = [payments(accounts, owners, stripe, (PACK_12_13,)) for _ in range(2)]
+    deliveries = whole_payment_returned(user, pi) * 3
+    random.Random(1213).shuffle(deliveries)
+    start = threading.Barrier(8)
+
+    def deliver(n: int) -> list[Outcome]:
+        start.wait()
+        service = instances[n % 2]
+        return [service.apply(event_from_json(e)) for e in deliveries[n::8]]
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = [o for batch in pool.map(deliver, range(8)) for o in batch]
+    # The credit, the refund, the dispute's debit (posted by whichever of its events is first).
+    assert outcomes.count(Outcome.APPLIED) == 3
+    entries = payment_entries(instances[0], user, pi)
+    assert len(entries) == 3
+    assert sum(entries.values()) == 0
+    assert assert_balance_is_the_sum_of_entries(instances[0], user) == 0
+    assert instances[0].ledger.balance(user).flags == frozenset()
+
+
+# --- figures Stripe never sends ---------------------------------------------------------------
+
+
+@pytest.fixture
+def error_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    with caplog.at_level(logging.ERROR, logger="ownnumber.payments"):
+        yield caplog
+
+
+def test_a_completion_with_an_impossible_amount_is_refused_logged_and_writes_nothing(
+    fresh_table: Table, owners: Table, user_id: str, error_log: pytest.LogCaptureFixture
+) -> None:
+    service, pi = payments(fresh_table, owners, Stripe()), "pi_" + uuid.uuid4().hex
+    event = completion(user_id, pi)
+    event["data"]["object"]["amount_total"] = 10**30
+    with pytest.raises(EventFieldInvalid):
+        service.apply(event_from_json(event))
+    [line] = [r for r in error_log.records if r.levelno == logging.ERROR]
+    assert event["id"] in line.getMessage()
+    assert "amount_total" in line.getMessage()
+    assert user_id not in line.getMessage()
+    assert fresh_table.get(user_id, BALANCE_KEY) is None
+    assert fresh_table.get(user_id, payment_key(pi)) is None
+    assert owners.get(pi, PAYMENT_OWNER_KEY) is None
+
+
+def test_a_completion_whose_credit_is_not_its_packs_is_refused_and_logged(
+    fresh_table: Table, owners: Table, user_id: str, error_log: pytest.LogCaptureFixture
+) -> None:
+    service, pi = payments(fresh_table, owners, Stripe()), "pi_" + uuid.uuid4().hex
+    event = completion(user_id, pi, credit=5_000_000_000)
+    with pytest.raises(EventFieldInvalid, match="pack"):
+        service.apply(event_from_json(event))
+    [line] = [r.getMessage() for r in error_log.records if r.levelno == logging.ERROR]
+    assert event["id"] in line
+    assert "metadata.credit_micros" in line
+    assert service.ledger.all_entries(user_id) == []
+
+
+def test_a_refund_before_its_credit_whose_payment_intent_is_impossible_is_refused(
+    fresh_table: Table, owners: Table, user_id: str, error_log: pytest.LogCaptureFixture
+) -> None:
+    """Stripe's own answer about the PaymentIntent is checked like an event."""
+
+    class Absurd(Stripe):
+        def payment_intent(self, payment_intent_id: str) -> PaymentIntentInfo | None:
+            from shared.stripe_events import payment_intent_info
+
+            return payment_intent_info({"id": payment_intent_id, "amount": 10**30})
+
+    service, pi = payments(fresh_table, owners, Absurd()), "pi_" + uuid.uuid4().hex
+    refund = refund_event(pi, "re_" + uuid.uuid4().hex, 100)
+    with pytest.raises(EventFieldInvalid):
+        service.apply(event_from_json(refund))
+    assert refund["id"] in error_log.records[0].getMessage()
+    assert service.ledger.all_entries(user_id) == []

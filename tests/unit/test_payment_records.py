@@ -14,6 +14,7 @@ from shared.stripe_events import (
     DISPUTE_LOST,
     DISPUTE_OPEN,
     DISPUTE_WON,
+    Purchase,
 )
 
 
@@ -77,3 +78,22 @@ def test_a_payment_row_keeps_no_derived_columns_and_no_made_up_currency() -> Non
     assert "status" not in data
     assert "amount_micros" not in data
     assert data["currency"] == ""
+
+
+def test_what_went_back_is_kept_with_the_credit_it_took_back_computed_from_the_totals() -> None:
+    bought = PaymentRecord("pi_1").with_purchase(Purchase("u1", "12", 13_000_000, 1200, "USD"))
+    refunded = bought.with_return(refunded_minor=400)
+    assert (refunded.returned_minor, refunded.taken_micros) == (400, 4_333_333)
+    charged_back = refunded.with_return(disputed_minor=800)
+    assert (charged_back.refunded_minor, charged_back.disputed_minor) == (400, 800)
+    assert charged_back.taken_micros == 13_000_000  # not 4,333,333 + 8,666,666
+    failed = charged_back.with_return(refunded_minor=-400)
+    assert (failed.returned_minor, failed.taken_micros) == (800, 8_666_666)
+
+
+def test_a_payment_row_keeps_what_went_back_and_the_credit_taken_back() -> None:
+    record = PaymentRecord(
+        "pi_1", amount_minor=1200, refunded_minor=400, disputed_minor=800, taken_micros=13
+    )
+    data = payment_data(record, datetime.now(UTC))
+    assert (data["refunded_minor"], data["disputed_minor"], data["taken_micros"]) == (400, 800, 13)

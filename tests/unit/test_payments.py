@@ -1,57 +1,191 @@
-"""The payments service without servers: the share of the credit a refund or dispute takes
-back."""
+"""What refunds and disputes take back, without servers: Stripe's events read by `interpret`,
+their entries planned by `refund_returns`/`dispute_returns`, and each entry's amount the
+difference it makes to the payment's record (`PaymentRecord.with_return`), as Payments posts
+them: each entry id once, in the order its event asks for."""
 
 from __future__ import annotations
 
-import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from dataclasses import dataclass, field
+from typing import Any
 
-from shared.payments import share_of_credit
+import pytest
+from hypothesis import given, settings
+
+from shared.ledger import EntryKind
+from shared.money import credit_taken_back
+from shared.payment_records import PaymentRecord
+from shared.stripe_events import (
+    ApplyDispute,
+    ApplyRefunds,
+    Purchase,
+    Return,
+    dispute_returns,
+    event_from_json,
+    interpret,
+    refund_returns,
+)
+from tests.stripe_returns import Returns, dispute_event, refund_event, returns, stripe_event
+
+USER = "u0123456789abcdef0123456789abcdef"
+PI = "pi_1"
+
+
+@dataclass
+class Payment:
+    """One payment's ledger entries as Payments posts them, storage left out."""
+
+    purchase: Purchase
+    record: PaymentRecord = field(init=False)
+    entries: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.record = PaymentRecord(PI).with_purchase(self.purchase)
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        instruction = interpret(event_from_json(event))
+        if isinstance(instruction, ApplyRefunds):
+            steps = [
+                step for refund in instruction.refunds or () for step in refund_returns(refund)
+            ]
+        else:
+            assert isinstance(instruction, ApplyDispute)
+            steps = list(dispute_returns(instruction.dispute, instruction.outcome))
+        for step in steps:
+            self._post(step)
+
+    def _post(self, step: Return) -> None:
+        assert EntryKind(step.kind)  # every planned kind is one the ledger knows
+        if step.entry_id in self.entries:
+            return  # a redelivery: already applied, never recomputed
+        if step.only_after and step.only_after not in self.entries:
+            return
+        after = self.record.with_return(step.refunded_minor, step.disputed_minor)
+        self.entries[step.entry_id] = self.record.taken_micros - after.taken_micros
+        self.record = after
+
+    @property
+    def taken(self) -> int:
+        return -sum(self.entries.values())
+
+
+def refund(refund_id: str, amount: int, status: str = "succeeded") -> dict[str, Any]:
+    return refund_event(PI, refund_id, amount, status)
+
+
+def dispute(amount: int, status: str, event_type: str = "charge.dispute.created") -> dict[str, Any]:
+    return dispute_event(PI, amount, status, event_type)
+
+
+def closed(amount: int, status: str) -> dict[str, Any]:
+    return dispute_event(PI, amount, status, "charge.dispute.closed")
+
+
+DU = f"du_{PI}"
+PACK_12_13 = Purchase(USER, "12", 13_000_000, 1200, "USD")
+
+
+def test_a_refund_and_a_lost_dispute_of_the_whole_payment_take_back_exactly_its_credit() -> None:
+    """The audit's case: 4.00 refunded, then the 8.00 left charged back and lost."""
+    payment = Payment(PACK_12_13)
+    for event in (refund("re_1", 400), dispute(800, "needs_response"), closed(800, "lost")):
+        payment.deliver(event)
+    assert payment.entries == {"re_1": -4_333_333, DU: -8_666_667}
+    assert payment.taken == 13_000_000
+
+
+def test_the_same_money_returned_in_the_other_order_takes_the_same_credit() -> None:
+    payment = Payment(PACK_12_13)
+    for event in (closed(800, "lost"), refund("re_1", 400), dispute(800, "needs_response")):
+        payment.deliver(event)
+    assert payment.entries == {DU: -8_666_666, "re_1": -4_333_334}
+    assert payment.taken == 13_000_000
+
+
+def test_a_refund_that_fails_gives_back_what_it_took_and_no_more() -> None:
+    payment = Payment(PACK_12_13)
+    payment.deliver(refund("re_1", 400))
+    payment.deliver(dispute(800, "needs_response"))
+    payment.deliver(refund("re_1", 400, "failed"))
+    assert payment.entries["re_1:reversed"] == 4_333_334
+    assert payment.taken == credit_taken_back(13_000_000, 1200, 800) == 8_666_666
+
+
+def test_an_inquiry_takes_nothing_even_when_it_closes() -> None:
+    payment = Payment(PACK_12_13)
+    payment.deliver(dispute(1200, "warning_needs_response"))
+    payment.deliver(closed(1200, "warning_closed"))
+    assert payment.entries == {}
+
+
+def test_a_won_dispute_gives_back_exactly_what_it_took() -> None:
+    payment = Payment(PACK_12_13)
+    payment.deliver(refund("re_1", 100))
+    payment.deliver(closed(700, "won"))  # before its created event
+    payment.deliver(dispute(700, "needs_response"))
+    payment.deliver(refund("re_2", 100))
+    assert payment.entries[DU] == -payment.entries[f"{DU}:won"]
+    assert payment.taken == credit_taken_back(13_000_000, 1200, 200)
+
+
+# --- any mix, any order, any duplicates ------------------------------------------------------
+
+
+@settings(max_examples=500)
+@given(returns())
+def test_whatever_the_mix_and_order_the_credit_taken_back_is_exactly_proportional(
+    case: Returns,
+) -> None:
+    purchase = Purchase(USER, "p", case.credit_micros, case.paid_minor, "USD")
+    payment = Payment(purchase)
+    for delivery in case.deliveries:
+        if delivery[0] != "credit":  # the purchase's own credit takes nothing back
+            payment.deliver(stripe_event(PI, delivery, {}))
+    assert payment.taken == case.exact_micros == payment.record.taken_micros
+    if case.returned_minor >= case.paid_minor:
+        assert payment.taken == case.credit_micros
+    for entry_id, micros in payment.entries.items():
+        # Money going back only ever takes credit; money coming back only ever gives it.
+        assert micros >= 0 if entry_id.endswith((":reversed", ":won")) else micros <= 0
 
 
 @pytest.mark.parametrize(
-    ("credit", "part", "paid", "share"),
+    ("event_type", "status", "planned"),
     [
-        (5_000_000, 500, 500, 5_000_000),  # everything: exactly the credit
-        (5_000_000, 250, 500, 2_500_000),
-        (27_500_000, 2500, 2500, 27_500_000),  # a bonus pack, refunded in full
-        (27_500_000, 1000, 2500, 11_000_000),
-        (10_000_000, 1, 3, 3_333_333),  # rounded down: never more than the share
-        (5_000_000, 0, 500, 0),
-        (5_000_000, 900, 500, 5_000_000),  # never more than the credit
+        ("charge.dispute.created", "needs_response", [(DU, 500)]),
+        ("charge.dispute.closed", "lost", [(DU, 500)]),
+        ("charge.dispute.closed", "won", [(DU, 500), (f"{DU}:won", -500)]),
+        ("charge.dispute.closed", "prevented", [(DU, 500), (f"{DU}:won", -500)]),
+        ("charge.dispute.closed", "warning_closed", [(f"{DU}:won", -500)]),
+        ("charge.dispute.created", "warning_needs_response", []),
     ],
 )
-def test_the_share_of_the_credit_is_exact_in_micros(
-    credit: int, part: int, paid: int, share: int
+def test_each_dispute_outcome_plans_its_entries(
+    event_type: str, status: str, planned: list[tuple[str, int]]
 ) -> None:
-    assert share_of_credit(credit, part, paid) == share
+    instruction = interpret(event_from_json(dispute(500, status, event_type)))
+    assert isinstance(instruction, ApplyDispute)
+    steps = dispute_returns(instruction.dispute, instruction.outcome)
+    assert [(step.entry_id, step.disputed_minor) for step in steps] == planned
+    assert all(step.refunded_minor == 0 for step in steps)
+    # An inquiry closed gives back only what a chargeback of it took: nothing, usually.
+    assert [step.only_after for step in steps] == [
+        DU if status == "warning_closed" else "" for _ in steps
+    ]
 
 
-@given(
-    credit=st.integers(1, 10**12),
-    paid=st.integers(1, 10**8),
-    data=st.data(),
+@pytest.mark.parametrize(
+    ("status", "planned"),
+    [
+        ("succeeded", [("re_1", 300)]),
+        ("pending", [("re_1", 300)]),
+        ("failed", [("re_1", 300), ("re_1:reversed", -300)]),
+        ("canceled", [("re_1", 300), ("re_1:reversed", -300)]),
+    ],
 )
-def test_a_share_is_never_more_than_its_part_and_the_whole_is_the_credit(
-    credit: int, paid: int, data: st.DataObject
-) -> None:
-    part = data.draw(st.integers(0, paid))
-    share = share_of_credit(credit, part, paid)
-    assert 0 <= share <= credit
-    assert share * paid <= credit * part < (share + 1) * paid
-    assert share_of_credit(credit, paid, paid) == credit
-
-
-@given(paid=st.integers(2, 10**6), data=st.data())
-def test_two_partial_refunds_leave_at_most_a_micro_of_the_credit(
-    paid: int, data: st.DataObject
-) -> None:
-    first = data.draw(st.integers(1, paid - 1))
-    total = share_of_credit(5_000_000, first, paid) + share_of_credit(5_000_000, paid - first, paid)
-    assert 5_000_000 - 1 <= total <= 5_000_000
-
-
-def test_a_payment_of_nothing_has_no_share() -> None:
-    with pytest.raises(ValueError, match="positive"):
-        share_of_credit(5_000_000, 0, 0)
+def test_each_refund_status_plans_its_entries(status: str, planned: list[tuple[str, int]]) -> None:
+    instruction = interpret(event_from_json(refund("re_1", 300, status)))
+    assert isinstance(instruction, ApplyRefunds)
+    [facts] = instruction.refunds or ()
+    steps = refund_returns(facts)
+    assert [(step.entry_id, step.refunded_minor) for step in steps] == planned
+    assert [step.kind for step in steps] == ["refund", "refund_reversal"][: len(steps)]

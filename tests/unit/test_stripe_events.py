@@ -14,10 +14,13 @@ from shared.stripe_events import (
     DISPUTE_LOST,
     DISPUTE_OPEN,
     DISPUTE_WON,
+    MAX_CREDIT_MICROS,
+    MAX_MINOR_UNITS,
     ApplyDispute,
     ApplyRefunds,
     Card,
     CreditPurchase,
+    EventFieldInvalid,
     Ignore,
     MalformedEvent,
     Purchase,
@@ -82,8 +85,7 @@ def test_an_async_failure_is_recorded() -> None:
     "changes",
     [
         {"metadata": {}},
-        {"metadata": {**METADATA, "credit_micros": "-5"}},
-        {"metadata": {**METADATA, "credit_micros": "5.5"}},
+        {"metadata": {"user_id": USER, "pack": "5"}},
         {"metadata": {**METADATA, "user_id": "u/../x"}},
         {"client_reference_id": "u" + "f" * 32},
         {"payment_intent": None},
@@ -92,8 +94,7 @@ def test_an_async_failure_is_recorded() -> None:
     ],
     ids=[
         "no metadata",
-        "negative credit",
-        "fractional credit",
+        "no credit",
         "unkeyable user",
         "users disagree",
         "no payment intent",
@@ -103,6 +104,82 @@ def test_an_async_failure_is_recorded() -> None:
 )
 def test_a_session_that_is_not_our_purchase_is_ignored(changes: dict[str, Any]) -> None:
     assert isinstance(interpret(event("checkout.session.completed", session(**changes))), Ignore)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"amount_total": 10**30}, "amount_total"),
+        ({"amount_total": MAX_MINOR_UNITS + 1}, "amount_total"),
+        ({"amount_total": -1}, "amount_total"),
+        ({"amount_total": 5.0}, "amount_total"),
+        ({"amount_total": "500"}, "amount_total"),
+        ({"amount_total": True}, "amount_total"),
+        ({"metadata": {**METADATA, "credit_micros": str(2**63)}}, "metadata.credit_micros"),
+        (
+            {"metadata": {**METADATA, "credit_micros": str(MAX_CREDIT_MICROS + 1)}},
+            "metadata.credit_micros",
+        ),
+        ({"metadata": {**METADATA, "credit_micros": "9" * 5000}}, "metadata.credit_micros"),
+        ({"metadata": {**METADATA, "credit_micros": "-5"}}, "metadata.credit_micros"),
+        ({"metadata": {**METADATA, "credit_micros": "5.5"}}, "metadata.credit_micros"),
+        ({"metadata": {**METADATA, "credit_micros": "0"}}, "metadata.credit_micros"),
+        ({"metadata": {**METADATA, "credit_micros": "\u0665"}}, "metadata.credit_micros"),
+        ({"metadata": {**METADATA, "credit_micros": 5_000_000}}, "metadata.credit_micros"),
+        ({"metadata": {**METADATA, "pack": "5" * 21}}, "metadata.pack"),
+        ({"metadata": {**METADATA, "pack": "5/../6"}}, "metadata.pack"),
+    ],
+)
+def test_a_session_of_ours_with_a_figure_stripe_never_sends_is_refused(
+    changes: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(EventFieldInvalid) as refused:
+        interpret(event("checkout.session.completed", session(**changes)))
+    assert refused.value.field == field
+    assert str(refused.value).endswith(".")
+    assert USER not in str(refused.value)
+
+
+def test_the_largest_figures_stripe_sends_are_accepted() -> None:
+    metadata = {**METADATA, "credit_micros": str(MAX_CREDIT_MICROS)}
+    instruction = interpret(
+        event(
+            "checkout.session.completed",
+            session(amount_total=MAX_MINOR_UNITS, metadata=metadata),
+        )
+    )
+    assert isinstance(instruction, CreditPurchase)
+    purchase = instruction.session.purchase
+    assert (purchase.amount_minor, purchase.credit_micros) == (MAX_MINOR_UNITS, MAX_CREDIT_MICROS)
+
+
+@pytest.mark.parametrize("amount", [10**30, 2**63, -1, 12.5, "100", False])
+@pytest.mark.parametrize(
+    "event_type", ["refund.created", "refund.failed", "charge.dispute.created"]
+)
+def test_a_refund_or_dispute_of_an_impossible_amount_is_refused(
+    event_type: str, amount: Any
+) -> None:
+    obj = {"id": "re_1", "amount": amount, "payment_intent": "pi_1", "status": "succeeded"}
+    with pytest.raises(EventFieldInvalid) as refused:
+        interpret(event(event_type, obj))
+    assert refused.value.field == "amount"
+
+
+def test_a_refunded_charge_listing_an_impossible_refund_is_refused() -> None:
+    refunds = {
+        "has_more": False,
+        "data": [{"id": "re_1", "amount": 10**30, "payment_intent": "pi_1"}],
+    }
+    with pytest.raises(EventFieldInvalid):
+        interpret(event("charge.refunded", {"id": "ch_1", "refunds": refunds}))
+
+
+def test_a_payment_intent_of_an_impossible_amount_is_refused() -> None:
+    with pytest.raises(EventFieldInvalid):
+        payment_intent_info(
+            {"id": "pi_1", "amount": 2**63, "currency": "usd", "metadata": METADATA}
+        )
 
 
 def test_a_refund_event_names_its_refund() -> None:
