@@ -3,7 +3,9 @@ callbacks) and POST /api/call-status/dial-action (the <Dial action>, when the di
 
 Both URLs carry ?user=…&call=… (the parent CallSid), put there by /api/voice and signed by
 Twilio with the rest of the URL. A report about a call we do not know is answered 200, so that
-Twilio does not retry it forever; a storage fault is a 503, so that it does.
+Twilio does not retry it; a storage fault is a 503, which Twilio retries because both URLs
+carry our connection overrides (shared/webhook_overrides.py), and a retried report applies
+once.
 """
 
 import logging

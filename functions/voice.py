@@ -2,7 +2,6 @@
 voice URL). We answer a <Dial> bounded by what the balance pays for, or say why not."""
 
 import logging
-from urllib.parse import urlencode
 
 import azure.functions as func
 
@@ -10,9 +9,8 @@ from functions._edge import endpoint, services, twilio_webhook, twiml_response
 from shared.errors import CallRefused, InvalidInput
 from shared.records import is_valid_entry_id
 from shared.sessions import parse_voice_identity
-from shared.twilio_signature import public_url
 from shared.twiml import DialPlan, dial, refuse
-from shared.webhook_paths import DIAL_ACTION_PATH, STATUS_CALLBACK_PATH, VOICE_ROUTE
+from shared.webhook_paths import VOICE_ROUTE, dial_callbacks
 
 bp = func.Blueprint()
 logger = logging.getLogger("ownnumber.voice")
@@ -51,14 +49,13 @@ def voice(req: func.HttpRequest) -> func.HttpResponse:
         logger.info("Refused call %s: %s", call_sid, refusal.code)
         return twiml_response(refuse(refusal.reason))
     record = placement.record
-    # Twilio signs these URLs with their query, so the callbacks can trust whose call it is.
-    query = urlencode({"user": user_id, "call": call_sid})
+    callbacks = dial_callbacks(settings.public_base_url, user_id, call_sid)
     plan = DialPlan(
         to_e164=record.to,
         caller_id=settings.twilio.caller_id,
         time_limit_seconds=record.max_seconds,
-        action_url=public_url(settings.public_base_url, DIAL_ACTION_PATH, query),
-        status_callback_url=public_url(settings.public_base_url, STATUS_CALLBACK_PATH, query),
+        action_url=callbacks.action_url,
+        status_callback_url=callbacks.status_callback_url,
     )
     logger.info(
         "Dialling call %s to %s for at most %s s%s",

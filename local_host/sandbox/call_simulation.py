@@ -3,12 +3,16 @@
 What Twilio does when the Voice JS SDK connects through our TwiML App, a `CallSimulator`
 does in the local host:
 
-1. POSTs the voice webhook, settings.public_base_url + "/api/voice", form-encoded and signed
-   (twilio_webhooks), carrying CallSid, AccountSid, ApplicationSid, From/Caller=client:<identity>,
-   To, Called="", Direction=inbound, CallStatus=ringing, ApiVersion and the SDK's params;
+1. POSTs the TwiML App's voice URL (by default the one the README says to configure,
+   settings.public_base_url + "/api/voice" with our connection overrides), form-encoded and
+   signed (twilio_webhooks), carrying CallSid, AccountSid, ApplicationSid,
+   From/Caller=client:<identity>, To, Called="", Direction=inbound, CallStatus=ringing,
+   ApiVersion and the SDK's params; every webhook is retried as its URL's connection
+   overrides say, as Twilio retries it;
 2. reads the answer strictly (twiml_parser): TwiML Twilio would refuse fails the call with
    Twilio's error code (12100 "Document parse failure", 12300 "Invalid Content-Type"), and
-   a webhook that does not answer 2xx fails it with 11200 "HTTP retrieval failure";
+   a webhook that does not answer 2xx (after its retries) fails it with 11200 "HTTP retrieval
+   failure";
 3. executes it: <Say> is recorded as what the caller heard; <Dial><Number> creates the child
    call and, in a background thread, sends the signed status callbacks the <Number> asked for
    (SequenceNumber 0, 1, 2…; CallDuration on the final one), cuts the call at
@@ -51,7 +55,8 @@ from local_host.sandbox.twiml_parser import (
     parse_twiml,
 )
 from shared.config import Settings
-from shared.webhook_paths import VOICE_PATH
+from shared.webhook_overrides import overrides_of, without_fragment
+from shared.webhook_paths import voice_url
 
 logger = logging.getLogger("local_host.sandbox.telephony")
 
@@ -101,6 +106,9 @@ class CallOptions:
     action_first: bool = False
     seed: int | None = None
     params: Mapping[str, str] = field(default_factory=dict)
+    # The fragment of the voice URL for this call: None keeps the TwiML App's, "" drops it
+    # (Twilio's default retries), anything else replaces it (validated as overrides).
+    voice_fragment: str | None = None
 
     @property
     def drops_dial_action(self) -> bool:
@@ -200,17 +208,22 @@ class CallSimulator:
         settings: Settings,
         calls_api: CallsApiFeed | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        voice_url: str | None = None,
+        webhook_time_scale: float = 1.0,
     ) -> None:
+        """`voice_url` is the TwiML App's Voice URL (by default the README's); a test may
+        shrink Twilio's webhook time-outs with `webhook_time_scale` (see WebhookSender)."""
         self.settings = settings
         self.calls_api = calls_api
         self.clock = clock
+        self.voice_url = voice_url or default_voice_url(settings)
+        overrides_of(self.voice_url)  # InvalidOverrides now, not on the first call
         self._calls: OrderedDict[str, SimulatedCall] = OrderedDict()
         self._lock = threading.RLock()
-        self._webhooks = WebhookSender(settings.twilio.auth_token, self._lock, clock)
-
-    @property
-    def voice_url(self) -> str:
-        return f"{self.settings.public_base_url}{VOICE_PATH}"
+        self._webhooks = WebhookSender(
+            settings.twilio.auth_token, self._lock, clock, time_scale=webhook_time_scale
+        )
 
     def state(self, sid: str) -> dict[str, Any]:
         call = self._call(sid)
@@ -232,7 +245,8 @@ class CallSimulator:
             self._calls[call.sid] = call
             self._forget_old_calls()
         self._feed_parent(call)
-        document = self._fetch(call, "voice", self.voice_url, "POST", self._parent_params(call))
+        url = call_voice_url(self.voice_url, options.voice_fragment)
+        document = self._fetch(call, "voice", url, "POST", self._parent_params(call))
         if document is None:
             self._finish(call)
         elif any(isinstance(verb, Dial) for verb in document.verbs):
@@ -409,9 +423,11 @@ class CallSimulator:
     ) -> TwimlDocument | None:
         """Request TwiML as Twilio does; None (and the call failed) when it cannot be used."""
         webhook = Webhook(kind, url, method, params, idempotency_token())
-        response = self._webhooks.send(call.webhooks, webhook)
+        response, last = self._webhooks.send(call.webhooks, webhook)
         if response is None or not 200 <= response.status_code < 300:
-            got = webhook.error or f"HTTP {webhook.status_code}"
+            got = last.error or f"HTTP {last.status_code}"
+            if last.attempt > 1:
+                got += f" (attempt {last.attempt})"
             self._fail(call, HTTP_RETRIEVAL_FAILURE, f"The {kind} webhook {url} failed: {got}.")
             return None
         try:
@@ -536,6 +552,21 @@ class CallSimulator:
 
 def new_call_sid() -> str:
     return "CA" + secrets.token_hex(16)
+
+
+def default_voice_url(settings: Settings) -> str:
+    """The Voice URL the README tells operators to give the TwiML App."""
+    return voice_url(settings.public_base_url)
+
+
+def call_voice_url(configured: str, fragment: str | None) -> str:
+    """The voice URL of one call: the configured one, or it with `fragment` instead (see
+    CallOptions.voice_fragment). Raises InvalidOverrides for a fragment Twilio would refuse."""
+    if fragment is None:
+        return configured
+    url = without_fragment(configured) + (f"#{fragment}" if fragment else "")
+    overrides_of(url)
+    return url
 
 
 def _seconds_between(start: datetime | None, end: datetime | None) -> int | None:

@@ -4,7 +4,7 @@ Mounted at /sandbox/telephony in the local host (only when OWNNUMBER_MODE=sandbo
 calls themselves are simulated by call_simulation, over real signed HTTP to our endpoints.
 
 Endpoints (JSON):
-- GET  /sandbox/telephony                  the magic numbers and the default options
+- GET  /sandbox/telephony                  the voice URL, magic numbers and default options
 - POST /sandbox/telephony/calls            start a call; 201 with the call's state
 - GET  /sandbox/telephony/calls            the most recent calls' states, newest first
 - GET  /sandbox/telephony/calls/{sid}      one call's state
@@ -27,7 +27,15 @@ from /api/token>"} (checked as Twilio checks it), "to", and options:
 - drop_status_callbacks: no status callback is sent; drop_dial_action: no <Dial action>
   request is sent; drop_callbacks: neither (lost webhooks, for reconciliation). The Calls API
   still knows the call;
-- params: further parameters the SDK passes with device.connect({params}).
+- params: further parameters the SDK passes with device.connect({params});
+- voice_fragment: the voice URL's fragment for this call, instead of the TwiML App's
+  (the README's connection overrides): "" for none (Twilio's default retries), or other
+  overrides such as "rc=1&rp=5xx".
+
+Every webhook is retried as Twilio retries it for its URL: with our connection overrides
+(all the TwiML's URLs, and the default voice URL) twice more after a 5xx or a time-out;
+without any, once more after a time-out only. Each attempt is listed on the call with its
+`attempt` number, the shared idempotency token and its `failure`.
 
 Magic destinations (valid UK fixed-line numbers from Ofcom's drama range, which the
 destination policy accepts and the sample deck prices as a UK landline):
@@ -55,6 +63,7 @@ from local_host.sandbox.call_simulation import (
     SandboxRequestInvalid,
 )
 from shared.config import Settings
+from shared.webhook_overrides import InvalidOverrides, parse_overrides
 
 PREFIX = "/sandbox/telephony"
 _NO_STORE = ("Cache-Control", "no-store")
@@ -202,6 +211,17 @@ def call_options(data: Mapping[str, Any]) -> CallOptions:
             if not isinstance(data[name], bool):
                 raise SandboxRequestInvalid(f"{name} must be true or false.")
             values[name] = data[name]
+    fragment = data.get("voice_fragment")
+    if fragment is not None:
+        if not isinstance(fragment, str) or len(fragment) > 200:
+            raise SandboxRequestInvalid("voice_fragment must be a short string.")
+        try:
+            parse_overrides(fragment)
+        except InvalidOverrides as error:
+            raise SandboxRequestInvalid(
+                f"voice_fragment is not connection overrides Twilio takes: {error}."
+            ) from None
+        values["voice_fragment"] = fragment
     params = data.get("params", {})
     if not isinstance(params, dict) or not all(
         isinstance(k, str) and isinstance(v, str) and len(k) < 100 and len(v) < 1000

@@ -13,10 +13,12 @@ Anything else (another verb or noun, an attribute Twilio does not define for the
 value outside the documented range, text where none is allowed, a namespace, a DOCTYPE,
 bytes that are not UTF-8) raises `TwimlError` with a sentence saying what and where.
 
-On purpose the sandbox is stricter than Twilio in three places, because our signatures and
-billing depend on them: URLs must be absolute (Twilio resolves relative ones against the
-document's URL), numbers must be E.164 (Twilio also takes national formats), and the
-response must be text/xml or application/xml (Twilio reads text/plain aloud).
+On purpose the sandbox is stricter than Twilio in four places, because our signatures,
+retries and billing depend on them: URLs must be absolute (Twilio resolves relative ones
+against the document's URL), a URL's fragment must be connection overrides Twilio takes
+(Twilio reports a bad one, e.g. 11243 "HTTP retry policy is invalid", and delivers with its
+defaults), numbers must be E.164 (Twilio also takes national formats), and the response must
+be text/xml or application/xml (Twilio reads text/plain aloud).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from shared.webhook_overrides import InvalidOverrides, parse_overrides
 
 DOCUMENT_PARSE_FAILURE = 12100
 INVALID_CONTENT_TYPE = 12300
@@ -288,6 +292,13 @@ def _absolute_url(raw: str, where: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.netloc or raw != raw.strip():
         raise TwimlError(f"{where} must be an absolute http(s) URL, not {raw!r}.")
+    if "#" in raw:
+        try:
+            parse_overrides(parts.fragment)
+        except InvalidOverrides as error:
+            raise TwimlError(
+                f"{where} has a fragment that is not connection overrides Twilio takes: {error}."
+            ) from None
     return raw
 
 

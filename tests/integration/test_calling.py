@@ -38,6 +38,7 @@ from shared.records import (
 from shared.table_store import TableStore
 from shared.twilio_calls_api import TwilioCallsApi
 from shared.twilio_signature import sign
+from shared.webhook_overrides import OVERRIDES
 from tests.conftest import Client
 from tests.servers import LocalHost
 
@@ -381,7 +382,8 @@ def test_voice_dials_the_number_for_the_time_the_balance_pays_for(
     assert dial.attrib["answerOnBridge"] == "true"
     assert dial.attrib["callerId"] == CALLER_ID
     assert dial.attrib["timeLimit"] == "4000"
-    callbacks = f"user={alice.user_id}&call={sid}"
+    # Both report URLs carry our connection overrides, so that Twilio retries a 503.
+    callbacks = f"user={alice.user_id}&call={sid}#{OVERRIDES.fragment()}"
     assert dial.attrib["action"] == f"{host.base_url}/api/call-status/dial-action?{callbacks}"
     number = dialled.number
     assert number.text == LONDON
@@ -541,7 +543,8 @@ def test_concurrent_calls_of_one_user_dial_only_one(
 
 
 def forged_requests(twilio: Twilio, form: dict[str, str], url: str) -> list[requests.Response]:
-    other_url = url + ("&" if "?" in url else "?") + "x=1"
+    requested, hashed, fragment = url.partition("#")
+    other_url = requested + ("&" if "?" in requested else "?") + "x=1" + hashed + fragment
     evil = "http://evil.example" + url.removeprefix(twilio.base_url)
     return [
         twilio.post(url, form, signature=None),

@@ -17,6 +17,7 @@ from shared.config import load_settings
 from shared.ledger import EntryKind
 from shared.rating import SAMPLE_DECK_PATH, Rate, load_rate_deck
 from shared.reconciliation import reconcile
+from shared.webhook_overrides import OVERRIDES
 from tests.conftest import Client
 from tests.servers import SAMPLE_SETTINGS, LocalHost
 
@@ -324,6 +325,8 @@ def test_a_call_can_start_with_the_access_token_the_browser_holds(
         ({"identity": "u1", "to": LANDLINE, "talk_seconds": "long"}, 400),
         ({"identity": "u1", "to": LANDLINE, "shuffle_callbacks": "yes"}, 400),
         ({"identity": "u1", "to": LANDLINE, "ring_delay": 5}, 400),
+        ({"identity": "u1", "to": LANDLINE, "voice_fragment": "rc=9"}, 400),
+        ({"identity": "u1", "to": LANDLINE, "voice_fragment": 2}, 400),
         ({"token": "not-a-jwt", "to": LANDLINE}, 401),
     ],
 )
@@ -344,7 +347,8 @@ def test_an_unknown_call_is_not_found(client: Client) -> None:
 def test_the_sandbox_lists_its_magic_numbers(client: Client) -> None:
     described = client.get("/sandbox/telephony").json()
     assert described["magic_numbers"] == {BUSY: "busy", NO_ANSWER: "no-answer", FAILED: "failed"}
-    assert described["voice_url"] == f"{client.base_url}/api/voice"
+    # The Voice URL the README tells operators to give the TwiML App, overrides and all.
+    assert described["voice_url"] == f"{client.base_url}/api/voice#{OVERRIDES.fragment()}"
 
 
 def services_like_the_hosts(host: LocalHost, azurite: Azurite, **overrides: str) -> Services:

@@ -1,9 +1,11 @@
 """The telephony sandbox's wire protocol, against a stub app that checks it as Twilio's docs
 describe it: every request signed over its exact URL, the documented parameters, the true
-SequenceNumber order under shuffling, and calls that fail loudly on TwiML Twilio refuses."""
+SequenceNumber order under shuffling, calls that fail loudly on TwiML Twilio refuses, and
+retries exactly as the URL's connection overrides (or their absence) say."""
 
 from __future__ import annotations
 
+import html
 import json
 import threading
 import time
@@ -20,6 +22,7 @@ from twilio.request_validator import RequestValidator
 from local_host.sandbox.call_simulation import CallOptions, CallSimulator
 from local_host.sandbox.twiml_parser import DOCUMENT_PARSE_FAILURE, INVALID_CONTENT_TYPE
 from shared.config import Settings, load_settings
+from shared.webhook_overrides import OVERRIDES, RETRY_COUNT, InvalidOverrides, with_overrides
 from tests.servers import SAMPLE_SETTINGS
 
 AUTH_TOKEN = "sandbox-twilio-auth-token"
@@ -46,10 +49,21 @@ class StubApp:
     action: tuple[int, str, str] = (200, "text/xml", "<Response/>")
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Answers given first, per path, one per request: (status, seconds the answer is held).
+    script: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    # Set when the test ends, so that no held answer outlives it.
+    released: threading.Event = field(default_factory=threading.Event)
 
-    def dial(self, dial_attributes: str = "", number_attributes: str | None = None) -> None:
+    def dial(
+        self,
+        dial_attributes: str = "",
+        number_attributes: str | None = None,
+        fragment: str = "",
+    ) -> None:
+        """Answer the voice webhook with a <Dial>; its URLs end with `fragment` if given."""
+        fragment = html.escape(fragment)  # an attribute holds '&' as '&amp;'
         number_attributes = (
-            f'statusCallback="{self.base_url}/status?user=u1" '
+            f'statusCallback="{self.base_url}/status?user=u1{fragment}" '
             'statusCallbackEvent="initiated ringing answered completed"'
             if number_attributes is None
             else number_attributes
@@ -58,9 +72,13 @@ class StubApp:
             200,
             "text/xml",
             f'<Response><Dial answerOnBridge="true" callerId="+15005550006" timeLimit="3600" '
-            f'action="{self.base_url}/action?user=u1" {dial_attributes}>'
+            f'action="{self.base_url}/action?user=u1{fragment}" {dial_attributes}>'
             f"<Number {number_attributes}>{LANDLINE}</Number></Dial></Response>",
         )
+
+    def answer_first(self, path: str, *answers: tuple[int, float]) -> None:
+        with self.lock:
+            self.script.setdefault(path, []).extend(answers)
 
     def paths(self, path: str) -> list[Received]:
         with self.lock:
@@ -87,15 +105,25 @@ def _handler(app: StubApp) -> type[BaseHTTPRequestHandler]:
                         signed,
                     )
                 )
+                scripted = app.script.get(parts.path)
+                first = scripted.pop(0) if scripted else None
             status, content_type, text = {"/api/voice": app.voice, "/action": app.action}.get(
                 parts.path, (200, "text/xml", "<Response/>")
             )
+            if first is not None:
+                status, held = first
+                content_type, text = "application/problem+json", json.dumps({"status": status})
+                # A slow app: the sandbox's read time-out may expire meanwhile.
+                app.released.wait(held)
             data = text.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the sandbox gave up on this answer, as Twilio would
 
         do_GET = do_POST = _handle
 
@@ -115,6 +143,7 @@ def app() -> Iterator[StubApp]:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     yield stub
+    stub.released.set()
     server.shutdown()
     server.server_close()
     thread.join()
@@ -129,6 +158,13 @@ def settings_for(base_url: str) -> Settings:
 def sandbox(app: StubApp) -> CallSimulator:
     # The stub stands where our app would be, so the sandbox posts its /api/voice.
     return CallSimulator(settings_for(app.base_url))
+
+
+def quick_sandbox(app: StubApp, voice_fragment: str | None = None) -> CallSimulator:
+    """A sandbox whose webhook time-outs run 100 times faster than Twilio's (a 15 s read
+    time-out takes 150 ms), and whose voice URL ends with `voice_fragment` if given."""
+    voice_url = None if voice_fragment is None else f"{app.base_url}/api/voice{voice_fragment}"
+    return CallSimulator(settings_for(app.base_url), voice_url=voice_url, webhook_time_scale=0.01)
 
 
 def run(sandbox: CallSimulator, **options: Any) -> dict[str, Any]:
@@ -355,7 +391,10 @@ def test_a_voice_answer_twilio_cannot_use_fails_the_call_loudly(
     assert state["error"]["code"] == code
     assert state["error"]["message"].endswith(".")
     assert state["dial"] is None
-    assert [r.path for r in app.received] == ["/api/voice"]
+    # The default voice URL carries our overrides: a 5xx is tried again, nothing else is.
+    attempts = 1 + RETRY_COUNT if voice[0] >= 500 else 1
+    assert [r.path for r in app.received] == ["/api/voice"] * attempts
+    assert [w["attempt"] for w in state["webhooks"]] == list(range(1, attempts + 1))
 
 
 def test_a_bad_action_answer_fails_the_call_loudly(app: StubApp, sandbox: CallSimulator) -> None:
@@ -366,9 +405,156 @@ def test_a_bad_action_answer_fails_the_call_loudly(app: StubApp, sandbox: CallSi
     assert state["dial"]["status"] == "completed"
 
 
-def test_a_webhook_nobody_answers_fails_the_call() -> None:
-    dead = CallSimulator(settings_for("http://127.0.0.1:9"))
+@pytest.mark.parametrize(("fragment", "attempts"), [("", 2), (None, 1 + RETRY_COUNT)])
+def test_a_webhook_nobody_answers_fails_the_call_after_twilios_retries(
+    fragment: str | None, attempts: int
+) -> None:
+    # A refused connection is a failed connect: retried once by default, as ours say with one.
+    dead = CallSimulator(
+        settings_for("http://127.0.0.1:9"),
+        voice_url=None if fragment is None else "http://127.0.0.1:9/api/voice",
+    )
     state = dead.state(dead.start_call("u1", LANDLINE, QUICK).sid)
     assert state["status"] == "failed"
     assert state["error"]["code"] == 11200
-    assert state["webhooks"][0]["error"] == "ConnectionError"
+    assert state["error"]["message"].endswith(f"(attempt {attempts}).")
+    tried = state["webhooks"]
+    assert [(w["attempt"], w["error"], w["failure"]) for w in tried] == [
+        (n, "ConnectionError", "ct") for n in range(1, attempts + 1)
+    ]
+    assert len({w["idempotency_token"] for w in tried}) == 1
+
+
+# --- retries, as the URL's connection overrides say --------------------------------------
+
+
+def attempts_of(state: dict[str, Any], kind: str) -> list[tuple[int, int | None, str | None]]:
+    """(attempt, status code, failure) of each request of this kind the sandbox sent."""
+    return [
+        (w["attempt"], w["status_code"], w["failure"])
+        for w in state["webhooks"]
+        if w["kind"] == kind
+    ]
+
+
+def test_without_overrides_a_5xx_is_final(app: StubApp) -> None:
+    sandbox = quick_sandbox(app, voice_fragment="")
+    app.answer_first("/api/voice", (503, 0))
+    state = run(sandbox)
+    assert state["error"]["code"] == 11200
+    assert attempts_of(state, "voice") == [(1, 503, "5xx")]
+    assert [r.path for r in app.received] == ["/api/voice"]
+
+
+def test_without_overrides_status_callbacks_answered_500_are_not_retried(app: StubApp) -> None:
+    app.answer_first("/status", *[(500, 0)] * 4)
+    state = run(quick_sandbox(app))
+    assert attempts_of(state, "status") == [(1, 500, "5xx")] * 4
+    assert len(app.paths("/status")) == 4
+    assert state["error"] is None  # a lost status callback does not fail the call
+
+
+def test_without_overrides_a_read_time_out_spends_the_whole_budget(app: StubApp) -> None:
+    # Twilio's default read time-out (15 s; 150 ms here) is all of its default total time, so
+    # the retry its default policy allows after a read time-out never has time to happen.
+    app.answer_first("/status", (200, 2))
+    state = run(quick_sandbox(app))
+    assert attempts_of(state, "status") == [(1, None, "rt")] + [(1, 200, None)] * 3
+    assert state["webhooks"][1]["error"] == "ReadTimeout"
+
+
+def test_a_read_time_out_within_the_budget_is_retried_once_with_the_same_token(
+    app: StubApp,
+) -> None:
+    # A shorter read time-out (5 s of 15; 50 ms here) and otherwise Twilio's defaults: rc=1.
+    app.dial(fragment="#rt=5000")
+    app.answer_first("/status", (200, 2), (200, 2))
+    state = run(quick_sandbox(app))
+    assert attempts_of(state, "status") == [(1, None, "rt"), (2, None, "rt")] + [(1, 200, None)] * 3
+    first, again = app.paths("/status")[:2]
+    assert first.params == again.params
+    assert first.signed
+    assert again.signed
+    token = "i-twilio-idempotency-token"
+    assert first.headers[token] == again.headers[token] != app.paths("/status")[2].headers[token]
+
+
+def test_with_our_overrides_a_5xx_is_retried_signed_and_with_the_same_token(
+    app: StubApp,
+) -> None:
+    app.dial(fragment="#" + OVERRIDES.fragment())
+    app.answer_first("/status", (503, 0), (502, 0))
+    app.answer_first("/action", (500, 0))
+    state = run(quick_sandbox(app))
+    statuses = attempts_of(state, "status")
+    assert statuses[:3] == [(1, 503, "5xx"), (2, 502, "5xx"), (3, 200, None)]
+    assert statuses[3:] == [(1, 200, None)] * 3
+    assert attempts_of(state, "action") == [(1, 500, "5xx"), (2, 200, None)]
+    assert state["error"] is None
+    received = app.paths("/status")
+    # Each attempt is signed over the URL as requested: the fragment never reaches the app.
+    assert all(r.signed for r in app.received)
+    assert len({r.headers["i-twilio-idempotency-token"] for r in received[:3]}) == 1
+    assert len({r.headers["i-twilio-idempotency-token"] for r in received}) == 4
+    assert [r.params["SequenceNumber"] for r in received] == ["0", "0", "0", "1", "2", "3"]
+
+
+def test_with_our_overrides_retries_stop_after_the_retry_count(app: StubApp) -> None:
+    app.dial(fragment="#" + OVERRIDES.fragment())
+    app.answer_first("/status", *[(503, 0)] * 20)
+    state = run(quick_sandbox(app))
+    tried = [n for n, _, _ in attempts_of(state, "status")]
+    assert tried == list(range(1, RETRY_COUNT + 2)) * 4
+    assert len(app.paths("/status")) == 4 * (1 + RETRY_COUNT)
+
+
+@pytest.mark.parametrize(("fragment", "deliveries"), [(OVERRIDES.fragment(), 1), ("rp=4xx", 2)])
+def test_a_4xx_is_retried_only_when_the_policy_names_it(
+    app: StubApp, fragment: str, deliveries: int
+) -> None:
+    app.dial(fragment="#" + fragment)
+    app.answer_first("/action", *[(403, 0)] * 5)
+    state = run(quick_sandbox(app))
+    assert len(app.paths("/action")) == deliveries
+    assert state["error"]["code"] == 11200
+
+
+def test_the_total_time_cuts_the_retries_short(app: StubApp) -> None:
+    # Five retries of 100 ms read time-outs asked for, within 250 ms in all: three at most.
+    app.dial(fragment="#rc=5&rp=rt&ct=100&rt=100&tt=250")
+    app.answer_first("/action", *[(200, 2)] * 6)
+    sandbox = CallSimulator(settings_for(app.base_url))
+    state = run(sandbox)
+    tried = attempts_of(state, "action")
+    assert 2 <= len(tried) <= 3, tried
+    assert all(failure == "rt" for _, _, failure in tried)
+    assert state["error"]["code"] == 11200
+
+
+def test_the_voice_url_with_our_overrides_is_signed_without_its_fragment(
+    app: StubApp, sandbox: CallSimulator
+) -> None:
+    state = run(sandbox)
+    [voice] = [w for w in state["webhooks"] if w["kind"] == "voice"]
+    assert voice["url"] == with_overrides(f"{app.base_url}/api/voice")
+    [received] = app.paths("/api/voice")
+    assert received.signed
+    with_fragment = RequestValidator(AUTH_TOKEN).compute_signature(voice["url"], received.params)
+    assert received.headers["x-twilio-signature"] != with_fragment
+
+
+def test_a_call_can_use_a_voice_url_without_overrides(app: StubApp) -> None:
+    app.answer_first("/api/voice", (500, 0))
+    state = run(quick_sandbox(app), voice_fragment="")
+    assert [w["url"] for w in state["webhooks"]] == [f"{app.base_url}/api/voice"]
+    assert state["error"]["code"] == 11200
+
+
+def test_a_fragment_twilio_would_refuse_is_refused(app: StubApp) -> None:
+    with pytest.raises(InvalidOverrides):
+        CallSimulator(settings_for(app.base_url), voice_url=f"{app.base_url}/api/voice#rc=9")
+    app.dial(fragment="#rc=2&rp=sometimes")
+    state = run(quick_sandbox(app))
+    assert state["error"]["code"] == DOCUMENT_PARSE_FAILURE
+    assert "connection overrides" in state["error"]["message"]
+    assert state["dial"] is None

@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import jwt
 import pytest
+from twilio.request_validator import RequestValidator
 
-from shared.config import TwilioSettings
-from shared.twilio_signature import SignatureInvalid, public_url, sign, verify
+from shared.config import TwilioSettings, load_settings
+from shared.twilio_signature import (
+    SignatureInvalid,
+    public_url,
+    sign,
+    signed_url,
+    verified_webhook,
+    verify,
+)
 from shared.twiml import DialPlan, dial, empty, hang_up, refuse
 from shared.voice_token import TokenTtlInvalid, mint_voice_token, token_ttl
+from shared.webhook_overrides import OVERRIDES, overrides_of, parse_overrides, with_overrides
+from shared.webhook_paths import dial_callbacks
+from tests.servers import SAMPLE_SETTINGS
 
 BASE = "https://calls.example.com"
+CALLBACKS = dial_callbacks(BASE, "u1", "CA1")
 PLAN = DialPlan(
     to_e164="+442079460018",
     caller_id="+15005550006",
     time_limit_seconds=4000,
-    action_url=f"{BASE}/api/call-status/dial-action?user=u1&call=CA1",
-    status_callback_url=f"{BASE}/api/call-status?user=u1&call=CA1",
+    action_url=CALLBACKS.action_url,
+    status_callback_url=CALLBACKS.status_callback_url,
 )
 
 
@@ -45,14 +59,15 @@ def test_dial_bridges_on_answer_with_a_time_limit_and_every_status_event() -> No
     }
 
 
-def test_urls_with_several_parameters_survive_the_xml() -> None:
-    assert "&amp;call=CA1" in dial(PLAN)
-    assert (
-        ET.fromstring(dial(PLAN))
-        .find("Dial/Number")
-        .attrib["statusCallback"]
-        .endswith("?user=u1&call=CA1")
-    )
+def test_urls_with_several_parameters_and_our_overrides_survive_the_xml() -> None:
+    assert "&amp;call=CA1#rc=2&amp;rp=" in dial(PLAN)
+    root = ET.fromstring(dial(PLAN))
+    for url in (
+        root.find("Dial").attrib["action"],
+        root.find("Dial/Number").attrib["statusCallback"],
+    ):
+        assert url.endswith(f"?user=u1&call=CA1#{OVERRIDES.fragment()}")
+        assert overrides_of(url) == OVERRIDES
 
 
 @pytest.mark.parametrize("limit", [0, -1, True])
@@ -98,6 +113,56 @@ def test_a_signature_made_like_twilios_verifies_for_that_url_only() -> None:
     ]:
         with pytest.raises(SignatureInvalid):
             verify(bad_url, bad_form, bad_signature, token)
+
+
+def test_twilio_signs_a_url_with_overrides_as_requested_without_the_fragment() -> None:
+    given = CALLBACKS.status_callback_url  # what the TwiML gave Twilio
+    form = [("CallSid", "CA2"), ("CallStatus", "completed")]
+    requested = signed_url(given)
+    assert requested == f"{BASE}/api/call-status?user=u1&call=CA1"
+    as_twilio = RequestValidator("secret").compute_signature(requested, dict(form))
+    assert sign(given, form, "secret") == as_twilio
+    verify(given, form, as_twilio, "secret")
+    # A helper library handed the configured URL hashes the fragment too: also Twilio's.
+    with_fragment = RequestValidator("secret").compute_signature(given, dict(form))
+    assert with_fragment != as_twilio
+    verify(given, form, with_fragment, "secret")
+    for forged in (
+        RequestValidator("other").compute_signature(requested, dict(form)),
+        RequestValidator("secret").compute_signature(
+            with_overrides(given, parse_overrides("rc=5")), dict(form)
+        ),
+        RequestValidator("secret").compute_signature(requested + "&x=1", dict(form)),
+        RequestValidator("secret").compute_signature(requested, {**dict(form), "X": "1"}),
+    ):
+        with pytest.raises(SignatureInvalid):
+            verify(given, form, forged, "secret")
+
+
+def test_a_webhook_is_verified_against_our_url_with_its_overrides() -> None:
+    base = "http://127.0.0.1:7071"  # the sample settings are the sandbox's, on loopback
+    settings = load_settings(
+        {**json.loads(SAMPLE_SETTINGS.read_text())["Values"], "PUBLIC_BASE_URL": base}
+    )
+    token, account = settings.twilio.auth_token, settings.twilio.account_sid
+    form = {"AccountSid": account, "CallSid": "CA2", "CallStatus": "completed"}
+    body = urlencode(form).encode()
+    path, query = "/api/call-status", "user=u1&call=CA1"
+    requested = f"{base}{path}?{query}"  # all that reaches us: no fragment
+    validator = RequestValidator(token)
+    for signature in (
+        validator.compute_signature(requested, form),
+        validator.compute_signature(f"{requested}#{OVERRIDES.fragment()}", form),
+    ):
+        assert verified_webhook(settings, path, query, body, signature) == form
+    for forged in (
+        RequestValidator("not-the-token").compute_signature(requested, form),
+        validator.compute_signature(f"{requested}#rc=5", form),
+        validator.compute_signature(requested.replace("u1", "u2"), form),
+        None,
+    ):
+        with pytest.raises(SignatureInvalid):
+            verified_webhook(settings, path, query, body, forged)
 
 
 def test_repeated_fields_are_all_signed() -> None:

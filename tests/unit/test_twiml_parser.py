@@ -18,10 +18,13 @@ from local_host.sandbox.twiml_parser import (
     parse_twiml,
 )
 from shared import twiml
+from shared.webhook_paths import dial_callbacks
 
 XML = "text/xml"
-STATUS_URL = "https://own.example/api/call-status?user=u1"
-ACTION_URL = "https://own.example/api/call-status/dial?user=u1"
+# As /api/voice makes them: query, then our connection overrides (read back verbatim).
+CALLBACKS = dial_callbacks("https://own.example", "u1", "CA1")
+STATUS_URL = CALLBACKS.status_callback_url
+ACTION_URL = CALLBACKS.action_url
 
 
 def response(inner: str) -> bytes:
@@ -136,6 +139,10 @@ REJECTED: list[tuple[str, bytes, str]] = [
     ("answerOnBridge capitalised", dial('answerOnBridge="True"'), "answerOnBridge"),
     ("callerId not E.164", dial('callerId="020 7946 0018"'), "callerId"),
     ("relative action", dial('action="/api/call-status"'), "absolute"),
+    ("bad override", dial('action="https://own.example/a#rc=9"'), "connection overrides"),
+    ("bad retry policy", dial('action="https://own.example/a#rp=always"'), "connection overrides"),
+    ("anchor", dial(number='<Number statusCallback="https://o.example/s#top">+4420</Number>'),
+     "connection overrides"),
     ("action not http", dial('action="ftp://own.example/a"'), "absolute"),
     ("bad method", dial('method="PUT"'), "method"),
     ("zero timeout", dial('timeout="0"'), "timeout"),
