@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.client
 import json
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -29,6 +28,7 @@ from tests.integration.test_telephony_sandbox import (
     balance,
     call_charges,
     finished,
+    identity_of,
     landline_rate,
     place_call,
     user_of,
@@ -251,9 +251,10 @@ def test_a_voice_webhook_answered_503_is_retried_and_gets_the_call_it_placed(
 def test_a_503_is_retried_only_when_the_url_carries_our_overrides(
     caller: Client, storage: FaultyStorage, fragment: str | None, attempts: int
 ) -> None:
+    identity = identity_of(caller)
     storage.fail_everything()
     options = {} if fragment is None else {"voice_fragment": fragment}
-    started = place_call(caller, "u" + uuid.uuid4().hex, LANDLINE, **options)
+    started = place_call(caller, identity.split("_")[0], LANDLINE, identity, **options)
     state = finished(caller, started["sid"])
     storage.heal()
 
