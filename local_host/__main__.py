@@ -4,102 +4,256 @@ Stripe credentials) the sandbox; prints the URL to open."""
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import signal
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
+from types import FrameType
+from typing import TYPE_CHECKING
 
-from local_host.azurite import DEFAULT_TABLE_PORT, REPO, Azurite, is_listening
-from local_host.settings_file import load_into_environment
+from local_host.azurite import (
+    DEFAULT_TABLE_PORT,
+    REPO,
+    Azurite,
+    AzuriteError,
+    connection_string,
+    is_listening,
+)
+from local_host.settings_file import SettingsFileError, load_into_environment
+from shared.config import is_loopback_host, is_loopback_url
+
+if TYPE_CHECKING:
+    from local_host.http_types import Mount
+    from local_host.server import LocalServer
+    from local_host.timers import TimerRunner
 
 DEV_STORAGE = "UseDevelopmentStorage=true"
+DEFAULT_DATA_DIR = REPO / ".local" / "azurite"
+
+
+class StartupError(Exception):
+    """The host cannot start; the message says why, in one sentence."""
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local_host", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=7071)
-    parser.add_argument(
-        "--settings", type=Path, help="default: local.settings.json, else the sample"
-    )
-    parser.add_argument("--azurite-port", type=int, default=DEFAULT_TABLE_PORT)
-    parser.add_argument("--in-memory", action="store_true", help="keep Azurite's data in memory")
-    parser.add_argument("--no-timers", action="store_true", help="run timers only via /admin")
-    parser.add_argument("--verbose", action="store_true")
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     for noisy in ("azure", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # SIGTERM (kill, process managers, the tests) and SIGHUP (the terminal closed) unwind
+    # like Ctrl-C does, through the `finally` below, so that an Azurite this host started is
+    # stopped, and saves its data: being in a process group of its own, it gets none of them.
+    previous = {
+        sig: signal.signal(sig, _interrupt)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    }
 
-    settings_path = args.settings or _default_settings_file()
-    from_file = load_into_environment(settings_path)
-    # The sample's PUBLIC_BASE_URL names port 7071; follow --port unless the shell set it.
-    if "PUBLIC_BASE_URL" not in os.environ or os.environ["PUBLIC_BASE_URL"] == from_file.get(
-        "PUBLIC_BASE_URL"
-    ):
-        hostname = urlsplit(os.environ.get("PUBLIC_BASE_URL", "")).hostname
-        if hostname in (None, "127.0.0.1", "localhost"):
-            os.environ["PUBLIC_BASE_URL"] = f"http://{args.host}:{args.port}"
-
-    azurite: Azurite | None = None
-    storage_label = "the storage account in AzureWebJobsStorage"
-    if os.environ.get("AzureWebJobsStorage", "").strip() == DEV_STORAGE:
-        storage_label = f"Azurite on 127.0.0.1:{args.azurite_port}"
-        if is_listening(args.azurite_port):
-            print(f"Using the Azurite already listening on 127.0.0.1:{args.azurite_port}")
-        else:
-            data_dir = None if args.in_memory else REPO / ".local" / "azurite"
-            azurite = Azurite(args.azurite_port, data_dir).start()
-        os.environ["AZUREWEBJOBSSTORAGE"] = Azurite(args.azurite_port).connection_string
-
-    from shared.config import ConfigError, get_settings
-
+    host = _Host(args)
     try:
-        settings = get_settings()
-    except ConfigError as error:
-        print(f"OwnNumber cannot start: {error}", file=sys.stderr)
-        if azurite:
-            azurite.stop()
+        host.start()
+        host.serve()
+    except StartupError as error:
+        print(f"OwnNumber cannot start: {error}", file=sys.stderr, flush=True)
         return 2
-
-    import function_app
-    from local_host.functions_host import FunctionsHost
-    from local_host.sandbox import sandbox_mounts
-    from local_host.server import LocalServer
-    from local_host.static_files import StaticSite
-    from local_host.timers import TimerRunner
-
-    functions = FunctionsHost.from_host_json(function_app.app, REPO / "host.json")
-    mounts = sandbox_mounts(settings) if settings.is_sandbox else []
-    server = LocalServer(
-        functions, StaticSite.load(REPO / "static_site"), mounts, args.host, args.port
-    )
-    timers = TimerRunner(functions)
-    if not args.no_timers:
-        timers.start()
-
-    def stop(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    mode = "sandbox: Twilio and Stripe are simulated" if settings.is_sandbox else "production"
-    print(f"OwnNumber is running ({mode}); storage: {storage_label}", flush=True)
-    print(f"Open {settings.public_base_url}/", flush=True)
-    try:
-        server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
-        timers.stop()
-        server.shutdown()
-        if azurite:
-            azurite.stop()
+        # A second Ctrl-C must not cut the clean-up (and so Azurite's save) short.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        host.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
+
+
+class _Host:
+    """What `python -m local_host` runs. Each part is kept as soon as it is started, so that
+    stop() undoes a start-up that failed halfway as well as a whole one."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.server: LocalServer | None = None
+        self.timers: TimerRunner | None = None
+        self.azurite: Azurite | None = None
+
+    def start(self) -> None:
+        args = self.args
+        settings_path = args.settings or _default_settings_file()
+        try:
+            from_file = load_into_environment(settings_path)
+        except SettingsFileError as error:
+            raise StartupError(str(error)) from None
+        _follow_listen_address(args.host, args.port, from_file)
+        uses_azurite = os.environ.get("AzureWebJobsStorage", "").strip() == DEV_STORAGE
+        if uses_azurite:
+            if args.azurite_port == args.port:
+                raise StartupError(
+                    f"--port and --azurite-port are both {args.port}; they must differ."
+                )
+            # The app reads AzureWebJobsStorage (environment names are case-sensitive here):
+            # point that at the Azurite on --azurite-port.
+            os.environ["AzureWebJobsStorage"] = connection_string(args.azurite_port)
+
+        from shared.config import ConfigError, get_settings
+
+        try:
+            settings = get_settings()
+        except ConfigError as error:
+            raise StartupError(str(error)) from None
+        if settings.is_sandbox and not is_loopback_host(args.host):
+            raise StartupError(
+                "The sandbox (OWNNUMBER_MODE=sandbox) signs anyone in without a password, so"
+                f" it listens only on a loopback address such as 127.0.0.1, not on {args.host}."
+            )
+
+        import function_app
+        from local_host.functions_host import FunctionsHost
+        from local_host.server import LocalServer
+        from local_host.static_files import StaticSite
+        from local_host.timers import TimerRunner
+
+        functions = FunctionsHost.from_host_json(function_app.app, REPO / "host.json")
+        mounts: list[Mount] = []
+        if settings.is_sandbox:
+            from local_host.sandbox import sandbox_mounts
+
+            mounts = sandbox_mounts(settings)
+        # Bound before Azurite starts, so that a port in use is reported with nothing to undo.
+        try:
+            self.server = LocalServer(
+                functions, StaticSite.load(REPO / "static_site"), mounts, args.host, args.port
+            )
+        except OSError as error:
+            raise StartupError(_cannot_listen(args.host, args.port, error)) from None
+
+        storage = "the storage account in AzureWebJobsStorage"
+        if uses_azurite:
+            storage = self._start_azurite()
+        if args.no_timers:
+            names = ", ".join(timer.name for timer in functions.timers) or "none"
+            print(
+                f"Timers are off (--no-timers): run one with POST /admin/functions/NAME ({names})",
+                flush=True,
+            )
+        else:
+            self.timers = TimerRunner(functions)
+            self.timers.start()
+
+        mode = "sandbox: Twilio and Stripe are simulated" if settings.is_sandbox else "production"
+        print(f"OwnNumber is running ({mode}); storage: {storage}", flush=True)
+        print(f"Open {settings.public_base_url}/", flush=True)
+        if not settings.public_base_url.startswith(self.server.base_url):
+            print(f"(listening on {self.server.base_url})", flush=True)
+
+    def _start_azurite(self) -> str:
+        port = self.args.azurite_port
+        if is_listening(port):
+            print(f"Using the Azurite already listening on 127.0.0.1:{port}", flush=True)
+            return f"Azurite on 127.0.0.1:{port}, not started or stopped by this host"
+        data_dir = None if self.args.in_memory else self.args.data_dir.resolve()
+        try:
+            self.azurite = Azurite(port, data_dir).start()
+        except AzuriteError as error:
+            raise StartupError(str(error)) from None
+        kept = "in memory only" if data_dir is None else f"data in {data_dir}"
+        return f"Azurite on 127.0.0.1:{port}, {kept}"
+
+    def serve(self) -> None:
+        assert self.server is not None
+        self.server.serve_forever()
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+        if self.timers:
+            self.timers.stop()
+        if self.azurite:
+            self.azurite.stop()
+
+
+def _follow_listen_address(host: str, port: int, from_file: dict[str, str]) -> None:
+    """The sample's PUBLIC_BASE_URL names 127.0.0.1:7071: on loopback, it follows --host and
+    --port, unless the shell set PUBLIC_BASE_URL itself or it names a real public address."""
+    current = os.environ.get("PUBLIC_BASE_URL", "")
+    if current and current != from_file.get("PUBLIC_BASE_URL"):
+        return
+    if current and not is_loopback_url(current):
+        return
+    # Not 0.0.0.0: that is where one listens, not an address a browser or Twilio is given.
+    name = host if is_loopback_host(host) else "127.0.0.1"
+    if ":" in name:
+        name = f"[{name}]"
+    os.environ["PUBLIC_BASE_URL"] = f"http://{name}:{port}"
+
+
+def _cannot_listen(host: str, port: int, error: OSError) -> str:
+    if error.errno == errno.EADDRINUSE:
+        return f"Port {port} on {host} is already in use; choose another with --port."
+    if error.errno == errno.EACCES:
+        return f"Listening on port {port} needs privileges; choose one above 1023 with --port."
+    return f"Cannot listen on {host}:{port}: {error.strerror or error}."
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m local_host", description=__doc__)
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1); the sandbox allows only loopback ones",
+    )
+    parser.add_argument("--port", type=_port, default=7071, help="port to listen on (7071)")
+    parser.add_argument(
+        "--settings",
+        type=Path,
+        metavar="FILE",
+        help="a local.settings.json (default: local.settings.json, else the sample)",
+    )
+    parser.add_argument(
+        "--azurite-port",
+        type=_port,
+        default=DEFAULT_TABLE_PORT,
+        metavar="PORT",
+        help=f"port of Azurite's table service ({DEFAULT_TABLE_PORT})",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        metavar="DIR",
+        help="where the Azurite this host starts keeps its data (.local/azurite)",
+    )
+    parser.add_argument(
+        "--in-memory",
+        action="store_true",
+        help="keep Azurite's data in memory only: gone when the host stops",
+    )
+    parser.add_argument(
+        "--no-timers",
+        action="store_true",
+        help="do not run timers on their schedules (POST /admin/functions/NAME still runs one)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    return parser
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not between 1 and 65535")
+    return port
+
+
+def _interrupt(_signal: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def _default_settings_file() -> Path:

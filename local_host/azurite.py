@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import tempfile
@@ -15,6 +16,13 @@ AZURITE_TABLE = REPO / "node_modules" / ".bin" / "azurite-table"
 DEV_ACCOUNT = "devstoreaccount1"
 DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 DEFAULT_TABLE_PORT = 10002
+# Azurite writes its data to disk every few seconds and when it gets SIGINT; this is how long
+# it may take to do that before it is terminated anyway.
+SAVE_TIMEOUT_SECONDS = 10.0
+
+
+class AzuriteError(RuntimeError):
+    """Azurite could not be started; the message says why, in a sentence."""
 
 
 def connection_string(port: int) -> str:
@@ -53,11 +61,13 @@ class Azurite:
 
     def start(self, timeout: float = 60.0) -> Azurite:
         if not AZURITE_TABLE.exists():
-            raise RuntimeError(
+            raise AzuriteError(
                 f"{AZURITE_TABLE} is missing: run `npm ci` (scripts/bootstrap does)."
             )
         args = [str(AZURITE_TABLE), "--tableHost", "127.0.0.1", "--tablePort", str(self.port)]
-        args += ["--skipApiVersionCheck", "--disableProductStyleUrl"]
+        # No telemetry: it is nobody's business, and its uploads, unreachable from here, hold
+        # up Azurite's exit on SIGINT by seconds.
+        args += ["--skipApiVersionCheck", "--disableProductStyleUrl", "--disableTelemetry"]
         if self.data_dir is None:
             args.append("--inMemoryPersistence")
         else:
@@ -65,28 +75,42 @@ class Azurite:
             args += ["--location", str(self.data_dir)]
         # A file, not a pipe: a pipe nobody reads would fill and stall Azurite.
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as Azurite
-        self._process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO)
+        # A process group of its own, so that a Ctrl-C in the terminal reaches only whoever
+        # started it, who then stops it with one SIGINT: Azurite saves on its first SIGINT and
+        # dies at once on a second, which the terminal's plus ours would be, mid-save.
+        self._process = subprocess.Popen(
+            args, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO, process_group=0
+        )
         deadline = time.monotonic() + timeout
         while not is_listening(self.port):
             if self._process.poll() is not None:
                 self._log.seek(0)
                 error = self._log.read().decode(errors="replace")
-                raise RuntimeError(f"Azurite exited at start-up: {error.strip()[-500:]}")
+                self._close_log()
+                self._process = None
+                # On one line: it ends the host's one-sentence complaint.
+                said = " ".join(error.split())[-500:]
+                raise AzuriteError(f"Azurite exited at start-up: {said}")
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"Azurite did not listen on port {self.port} in {timeout} s")
+                raise AzuriteError(f"Azurite did not listen on port {self.port} in {timeout} s.")
             time.sleep(0.05)  # polling a port that is not open yet, not waiting blindly
         return self
 
     def stop(self) -> None:
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
+        """Stops Azurite with SIGINT, on which it saves its data (on SIGTERM it would lose the
+        writes of its last few seconds, already acknowledged to the app)."""
+        process, self._process = self._process, None
+        if process and process.poll() is None:
+            process.send_signal(signal.SIGINT)
             try:
-                self._process.wait(timeout=10)
+                process.wait(timeout=SAVE_TIMEOUT_SECONDS)
             except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._process = None
+                process.kill()
+                process.wait()
+        self._close_log()
+
+    def _close_log(self) -> None:
         if self._log:
             self._log.close()
             self._log = None

@@ -4,9 +4,13 @@ host's admin API does), mounted sandboxes, and everything else from the static s
 from __future__ import annotations
 
 import logging
+import re
+import socket
 import threading
+import time
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from local_host.functions_host import FunctionsHost
 from local_host.http_types import LocalRequest, LocalResponse, Mount, problem_response
@@ -15,7 +19,29 @@ from local_host.static_files import StaticSite
 logger = logging.getLogger("local_host")
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
+# How long a client may stay silent (before its request, or in the middle of its body) before
+# its connection is dropped: long enough for any real client on loopback, short enough that
+# one which never finishes does not hold a thread for ever.
+CLIENT_TIMEOUT_SECONDS = 15.0
 _ADMIN_PREFIX = "/admin/functions/"
+_DIGITS = re.compile(r"[0-9]{1,19}")
+# What the OS says when the client has gone (closed the tab, aborted a fetch): not our error.
+_CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        # An IPv6 literal (--host ::1) needs an IPv6 socket; the base class assumes IPv4.
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # The base class prints a bare traceback to stderr. A client that went away never gets
+        # here (the handler sees to it); anything else is ours, and goes to the log.
+        logger.exception("The local host failed on a connection from %s", client_address)
 
 
 class LocalServer:
@@ -26,18 +52,19 @@ class LocalServer:
         mounts: Sequence[Mount] = (),
         host: str = "127.0.0.1",
         port: int = 7071,
+        client_timeout: float = CLIENT_TIMEOUT_SECONDS,
     ) -> None:
+        """Binds host:port at once, so that a port in use fails here, before anything starts."""
         self.functions = functions
         self.site = site
         self.mounts = list(mounts)
-        self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
-        self._httpd.daemon_threads = True
+        self._httpd = _HttpServer((host, port), _make_handler(self, client_timeout))
         self._thread: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def handle(self, request: LocalRequest) -> LocalResponse:
         if self.functions.owns(request.path):
@@ -65,25 +92,38 @@ class LocalServer:
         self._thread.start()
 
     def shutdown(self) -> None:
-        self._httpd.shutdown()
+        """Stops serving and releases the port (also of a server that never served)."""
+        # Only a loop on another thread needs telling; the base class's shutdown() would wait
+        # for ever for a loop that never ran, or already ended on this thread.
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+            self._thread = None
         self._httpd.server_close()
 
 
-def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
+def _make_handler(server: LocalServer, client_timeout: float) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         # Headers and body go out as two writes; without this, Nagle and delayed ACKs add
         # about 40 ms to every response on loopback.
         disable_nagle_algorithm = True
         server_version = "OwnNumberLocalHost/1"
+        # Set on the socket by StreamRequestHandler.setup: a client silent this long raises
+        # TimeoutError, which handle_one_request answers by dropping the connection quietly.
+        timeout = client_timeout
+
+        def handle(self) -> None:
+            try:
+                super().handle()
+            except _CLIENT_GONE as error:
+                self.close_connection = True
+                logger.debug("The client %s went away: %r", self.address_string(), error)
 
         def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY_BYTES:
-                self._send(problem_response(413, "Too large", "The request body is too large."))
-                self.close_connection = True
+            body = self._read_body()
+            if body is None:
                 return
-            body = self.rfile.read(length) if length else b""
             path, _, query = self.path.partition("?")
             host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
             request = LocalRequest(
@@ -99,16 +139,76 @@ def _make_handler(server: LocalServer) -> type[BaseHTTPRequestHandler]:
             except Exception:
                 logger.exception("Local host failed on %s %s", self.command, self.path)
                 response = problem_response(500, "Internal error", "The local host failed.")
-            self._send(response, head=self.command == "HEAD")
+            self._send(response)
 
-        def _send(self, response: LocalResponse, head: bool = False) -> None:
+        def _read_body(self) -> bytes | None:
+            """The body its Content-Length announces, or None once a 4xx has been sent."""
+            if self.headers.get("Transfer-Encoding"):
+                return self._refuse(
+                    411,
+                    "Length required",
+                    "Send the body with a Content-Length: this host does not read chunked bodies.",
+                )
+            declared = {value.strip() for value in self.headers.get_all("Content-Length", [])}
+            if not declared:
+                return b""
+            if len(declared) > 1:
+                return self._refuse(
+                    400, "Bad request", "The request has Content-Length headers that disagree."
+                )
+            raw = declared.pop()
+            if not _DIGITS.fullmatch(raw):
+                return self._refuse(
+                    400,
+                    "Bad request",
+                    f"The Content-Length header must be a whole number of bytes, not {raw[:40]!r}.",
+                )
+            length = int(raw)
+            if length > MAX_BODY_BYTES:
+                return self._refuse(413, "Too large", "The request body is too large.")
+            chunks: list[bytes] = []
+            received = 0
+            # One deadline for the whole body, so that a client trickling a byte at a time
+            # cannot hold the thread longer than a silent one.
+            deadline = time.monotonic() + client_timeout
+            try:
+                while received < length and time.monotonic() < deadline:
+                    chunk = self.rfile.read1(min(length - received, 64 * 1024))
+                    if not chunk:
+                        return self._refuse(
+                            400,
+                            "Bad request",
+                            f"The request body ended after {received} of the {length} bytes"
+                            " its Content-Length announced.",
+                        )
+                    chunks.append(chunk)
+                    received += len(chunk)
+            except TimeoutError:
+                pass
+            if received < length:
+                return self._refuse(
+                    400,
+                    "Bad request",
+                    f"Only {received} of the {length} bytes the Content-Length announced"
+                    f" arrived within {client_timeout:g} s.",
+                )
+            return b"".join(chunks)
+
+        def _refuse(self, status: int, title: str, detail: str) -> None:
+            # The rest of what the client sent cannot be told from a next request: close.
+            self._send(problem_response(status, title, detail), close=True)
+
+        def _send(self, response: LocalResponse, close: bool = False) -> None:
             self.send_response(response.status)
             for name, value in response.headers:
                 if name.lower() not in ("content-length", "connection"):
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(response.body)))
+            if close:
+                self.send_header("Connection", "close")
+                self.close_connection = True
             self.end_headers()
-            if not head and response.body:
+            if self.command != "HEAD" and response.body:
                 self.wfile.write(response.body)
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle

@@ -5,7 +5,9 @@ from __future__ import annotations
 import fnmatch
 import json
 import mimetypes
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +38,11 @@ class StaticSite:
         if target is None:
             not_found = self._file("/404.html")
             body = not_found.read_bytes() if not_found else b"Not found"
-            return LocalResponse(404, body, [("Content-Type", "text/html; charset=utf-8")])
+            # Static Web Apps sends its global headers (the CSP among them) on errors too.
+            headers = [("Content-Type", "text/html; charset=utf-8"), *self._global_headers()]
+            return LocalResponse(404, b"" if request.method == "HEAD" else body, headers)
         body = target.read_bytes()
-        headers = [("Content-Type", self._mime(target))]
-        headers += list(self.config.get("globalHeaders", {}).items())
+        headers = [("Content-Type", self._mime(target)), *self._global_headers()]
         if route:
             headers += list(route.get("headers", {}).items())
         return LocalResponse(200, b"" if request.method == "HEAD" else body, headers)
@@ -56,9 +59,12 @@ class StaticSite:
             return None
         return candidate
 
+    def _global_headers(self) -> list[tuple[str, str]]:
+        return list(self.config.get("globalHeaders", {}).items())
+
     def _route(self, path: str) -> dict[str, Any] | None:
         for route in self.config.get("routes", []):
-            if fnmatch.fnmatchcase(path, route.get("route", "")):
+            if matches(path, route.get("route", "")):
                 return route
         return None
 
@@ -67,7 +73,7 @@ class StaticSite:
         if not fallback:
             return False
         excluded = fallback.get("exclude", [])
-        return not any(fnmatch.fnmatchcase(path, pattern) for pattern in excluded)
+        return not any(matches(path, pattern) for pattern in excluded)
 
     def _mime(self, target: Path) -> str:
         custom = self.config.get("mimeTypes", {}).get(target.suffix)
@@ -75,3 +81,28 @@ class StaticSite:
         if guessed.startswith("text/") or guessed in ("application/javascript", "application/json"):
             return f"{guessed}; charset=utf-8"
         return guessed
+
+
+def matches(path: str, pattern: str) -> bool:
+    """Static Web Apps' wildcard syntax: `*` matches any characters, `/` included, and
+    `{png,jpg}` any one of its comma-separated choices (which fnmatch alone does not know)."""
+    return any(fnmatch.fnmatchcase(path, one) for one in expand_braces(pattern))
+
+
+_INNERMOST_BRACES = re.compile(r"\{([^{}]*)\}")
+
+
+@lru_cache(maxsize=256)
+def expand_braces(pattern: str) -> tuple[str, ...]:
+    """`/*.{css,js}` -> (`/*.css`, `/*.js`); nested and repeated braces multiply out. A brace
+    without a comma, or an unbalanced one, is literal, as in the shells' brace expansion."""
+    found = next((m for m in _INNERMOST_BRACES.finditer(pattern) if "," in m.group(1)), None)
+    if found is None:
+        return (pattern,)
+    head, tail = pattern[: found.start()], pattern[found.end() :]
+    expanded: list[str] = []
+    for choice in found.group(1).split(","):
+        for one in expand_braces(head + choice + tail):
+            if one not in expanded:
+                expanded.append(one)
+    return tuple(expanded)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -33,63 +34,97 @@ def wait_until_healthy(
             return
         except requests.ConnectionError:
             time.sleep(0.05)  # the port is not open yet; poll again
+        except requests.Timeout:
+            pass  # bound but not serving yet (the host binds before Azurite is up): ask again
     raise RuntimeError(f"{url} did not answer within {timeout} s")
 
 
 class LocalHost:
-    """`python -m local_host` as a child process with the sample settings plus overrides."""
+    """`python -m local_host` as a child process with the sample settings plus overrides.
 
-    def __init__(self, storage: str, overrides: Mapping[str, str] | None = None) -> None:
+    storage None leaves AzureWebJobsStorage to the settings file (so the host starts its own
+    Azurite); an override of None removes that variable from the host's environment; args
+    replace the default `--no-timers`."""
+
+    def __init__(
+        self,
+        storage: str | None,
+        overrides: Mapping[str, str | None] | None = None,
+        *,
+        args: Sequence[str] = ("--no-timers",),
+        settings: Path | None = SAMPLE_SETTINGS,
+        host: str = "127.0.0.1",
+    ) -> None:
         self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.host = host
+        self.base_url = f"http://{host}:{self.port}"
         env = {
             key: value
             for key, value in os.environ.items()
             if not key.startswith(("TWILIO_", "STRIPE_", "AUTH_", "OWNNUMBER_"))
+            and key not in ("AzureWebJobsStorage", "PUBLIC_BASE_URL")
         }
-        env.update(
-            {
-                "AzureWebJobsStorage": storage,
-                "PUBLIC_BASE_URL": self.base_url,
-                "PYTHONUNBUFFERED": "1",
-                **(overrides or {}),
-            }
-        )
+        env.update({"PUBLIC_BASE_URL": self.base_url, "PYTHONUNBUFFERED": "1"})
+        if storage is not None:
+            env["AzureWebJobsStorage"] = storage
+        for name, value in (overrides or {}).items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
         self.env = env
+        self.args = [*(["--host", host] if host != "127.0.0.1" else [])]
+        self.args += ["--port", str(self.port), *args]
+        if settings is not None:
+            self.args += ["--settings", str(settings)]
         self.process: subprocess.Popen[bytes] | None = None
         self.log: IO[bytes]
+
+    @property
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "local_host", *self.args]
 
     def start(self) -> LocalHost:
         # A file, not a pipe: a pipe nobody reads fills up and then blocks the host's logging.
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the host
+        # A process group of its own, as a shell gives a command, so that stop() can send the
+        # whole group a Ctrl-C as a terminal does.
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "local_host",
-                "--port",
-                str(self.port),
-                "--no-timers",
-                "--settings",
-                str(SAMPLE_SETTINGS),
-            ],
+            self.command,
             cwd=REPO,
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            process_group=0,
         )
         wait_until_healthy(f"{self.base_url}/api/health", self.process, self.output)
         return self
+
+    def run_until_exit(self, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """Runs the host to its end (a start-up that fails), stdout and stderr apart."""
+        return subprocess.run(
+            self.command,
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
     def output(self) -> str:
         self.log.seek(0)
         return self.log.read().decode(errors="replace")
 
-    def stop(self) -> str:
-        """Stops the host and returns what it printed (tests read its log)."""
+    def stop(self, ctrl_c: bool = False) -> str:
+        """Stops the host (SIGTERM, or with ctrl_c SIGINT to its whole process group, as a
+        terminal's Ctrl-C) and returns what it printed (tests read its log)."""
         if self.process is None:
             return ""
-        self.process.terminate()
+        if ctrl_c:
+            os.killpg(self.process.pid, signal.SIGINT)
+        else:
+            self.process.terminate()
         try:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
