@@ -24,8 +24,8 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks import webhooks  # noqa: E402
 from local_host.azurite import Azurite, free_port  # noqa: E402
-from shared.ledger import EntryKind, Ledger  # noqa: E402
-from shared.table_store import TableStore  # noqa: E402
+from shared.money.ledger import EntryKind, Ledger  # noqa: E402
+from shared.storage.table_store import TableStore  # noqa: E402
 
 HEAVY = "import stripe, twilio.rest, msal, azure.monitor.opentelemetry"
 

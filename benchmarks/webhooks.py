@@ -18,10 +18,10 @@ import requests
 
 from local_host.azurite import Azurite, free_port
 from local_host.sandbox.stripe_signing import build_event, deliver, stripe_id
-from shared.ledger import EntryKind, Ledger
-from shared.records import ACCOUNTS_TABLE
-from shared.table_store import TableStore
-from shared.twilio_signature import sign
+from shared.money.ledger import EntryKind, Ledger
+from shared.storage.keys import ACCOUNTS_TABLE
+from shared.storage.table_store import TableStore
+from shared.telephony.signature import sign
 from tests.servers import SAMPLE_SETTINGS, LocalHost
 
 SAMPLE = json.loads(SAMPLE_SETTINGS.read_text())["Values"]

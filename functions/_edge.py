@@ -14,21 +14,21 @@ from urllib.parse import urlsplit
 
 import azure.functions as func
 
-from shared.accounts import InvalidEmail
 from shared.bootstrap import Services, get_services
-from shared.calls import CallsBusy
+from shared.calling.calls import CallsBusy
 from shared.config import ConfigError
+from shared.credit.payments import AccountBusy, PaymentInconsistent
+from shared.credit.provider import PaymentProviderRefused, PaymentProviderUnavailable
+from shared.credit.stripe_gateway import WebhookSignatureInvalid
 from shared.deadline import DeadlinePassed, deadline
 from shared.errors import Forbidden, InvalidInput, NotFound, NotSignedIn
+from shared.identity.accounts import InvalidEmail
+from shared.identity.sessions import COOKIE_NAME, SECURE_COOKIE_NAME, Session
 from shared.json_body import parse_json
-from shared.ledger import EntryIdReused, LedgerBusy
-from shared.payment_provider import PaymentProviderRefused, PaymentProviderUnavailable
-from shared.payments import AccountBusy, PaymentInconsistent
-from shared.sessions import COOKIE_NAME, SECURE_COOKIE_NAME, Session
-from shared.stripe_gateway import WebhookSignatureInvalid
-from shared.table_store import BadContinuation, StorageUnavailable
-from shared.twilio_signature import SIGNATURE_HEADER, SignatureInvalid, verified_webhook
-from shared.twiml import TWIML_CONTENT_TYPE
+from shared.money.ledger import EntryIdReused, LedgerBusy
+from shared.storage.table_store import BadContinuation, StorageUnavailable
+from shared.telephony.signature import SIGNATURE_HEADER, SignatureInvalid, verified_webhook
+from shared.telephony.twiml import TWIML_CONTENT_TYPE
 
 logger = logging.getLogger("ownnumber")
 

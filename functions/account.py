@@ -4,8 +4,8 @@ import azure.functions as func
 
 from functions._edge import endpoint, int_param, json_response, require_session, services
 from shared.errors import NotSignedIn
-from shared.ledger import Balance, LedgerEntry
-from shared.money import format_micros
+from shared.money.ledger import Balance, LedgerEntry
+from shared.money.micros import format_micros
 
 bp = func.Blueprint()
 

@@ -4,7 +4,7 @@ callbacks) and POST /api/call-status/dial-action (the <Dial action>, when the di
 Both URLs carry ?user=…&call=… (the parent CallSid), put there by /api/voice and signed by
 Twilio with the rest of the URL. A report about a call we do not know is answered 200, so that
 Twilio does not retry it; a storage fault is a 503, which Twilio retries because both URLs
-carry our connection overrides (shared/webhook_overrides.py), and a retried report applies
+carry our connection overrides (shared/telephony/webhook_overrides.py), and a retried report applies
 once.
 """
 
@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 import azure.functions as func
 
 from functions._edge import endpoint, services, twilio_webhook, twiml_response
-from shared.call_lifecycle import StatusReport, dial_action_report, status_callback_report
-from shared.calls import ReportEffect
-from shared.records import is_valid_entry_id
-from shared.twiml import empty, hang_up
-from shared.webhook_paths import DIAL_ACTION_ROUTE, STATUS_CALLBACK_ROUTE
+from shared.calling.calls import ReportEffect
+from shared.calling.lifecycle import StatusReport, dial_action_report, status_callback_report
+from shared.storage.keys import is_valid_entry_id
+from shared.telephony.twiml import empty, hang_up
+from shared.telephony.webhook_paths import DIAL_ACTION_ROUTE, STATUS_CALLBACK_ROUTE
 
 bp = func.Blueprint()
 logger = logging.getLogger("ownnumber.call_status")

@@ -5,8 +5,8 @@ from datetime import datetime
 import azure.functions as func
 
 from functions._edge import endpoint, int_param, json_response, require_session, services
-from shared.call_lifecycle import CallRecord
-from shared.money import format_micros
+from shared.calling.lifecycle import CallRecord
+from shared.money.micros import format_micros
 
 bp = func.Blueprint()
 

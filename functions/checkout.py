@@ -15,7 +15,7 @@ from functions._edge import (
     text_field,
 )
 from shared.errors import InvalidInput, NotSignedIn
-from shared.money import format_micros, minor_to_micros
+from shared.money.micros import format_micros, minor_to_micros
 
 bp = func.Blueprint()
 

@@ -3,7 +3,7 @@
 import azure.functions as func
 
 from functions._edge import endpoint, json_response, services
-from shared.money import format_micros
+from shared.money.micros import format_micros
 
 bp = func.Blueprint()
 

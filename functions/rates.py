@@ -6,9 +6,9 @@ from typing import Any
 import azure.functions as func
 
 from functions._edge import endpoint, json_response, require_session, services
+from shared.calling.pricing import PricedDestination, affordable_seconds
 from shared.errors import CallRefused, InvalidInput
-from shared.money import format_micros
-from shared.pricing import PricedDestination, affordable_seconds
+from shared.money.micros import format_micros
 
 bp = func.Blueprint()
 

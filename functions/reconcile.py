@@ -6,7 +6,7 @@ from datetime import timedelta
 import azure.functions as func
 
 from functions._edge import services
-from shared.reconciliation import reconcile as reconcile_calls
+from shared.calling.reconciliation import reconcile as reconcile_calls
 
 bp = func.Blueprint()
 logger = logging.getLogger("ownnumber.reconcile")

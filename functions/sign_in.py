@@ -12,9 +12,9 @@ from functions._edge import (
     session_token,
     text_field,
 )
-from shared.accounts import normalise_email
 from shared.config import is_loopback_url
 from shared.errors import NotFound
+from shared.identity.accounts import normalise_email
 
 bp = func.Blueprint()
 

@@ -12,8 +12,8 @@ from functions._edge import (
     require_session,
     services,
 )
-from shared.sessions import voice_identity
-from shared.voice_token import mint_voice_token, token_ttl
+from shared.identity.sessions import voice_identity
+from shared.telephony.access_token import mint_voice_token, token_ttl
 
 bp = func.Blueprint()
 
@@ -31,7 +31,7 @@ def token(req: func.HttpRequest) -> func.HttpResponse:
         settings.calling.token_ttl_seconds,
         session.seconds_left(datetime.now(UTC)),
     )
-    # The identity names the session, so the token dies with it (see shared.sessions).
+    # The identity names the session, so the token dies with it (see shared.identity.sessions).
     minted = mint_voice_token(settings.twilio, voice_identity(session), ttl)
     return json_response(
         {

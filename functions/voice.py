@@ -7,10 +7,10 @@ import azure.functions as func
 
 from functions._edge import endpoint, services, twilio_webhook, twiml_response
 from shared.errors import CallRefused, InvalidInput
-from shared.records import is_valid_entry_id
-from shared.sessions import parse_voice_identity
-from shared.twiml import DialPlan, dial, refuse
-from shared.webhook_paths import VOICE_ROUTE, dial_callbacks
+from shared.identity.sessions import parse_voice_identity
+from shared.storage.keys import is_valid_entry_id
+from shared.telephony.twiml import DialPlan, dial, refuse
+from shared.telephony.webhook_paths import VOICE_ROUTE, dial_callbacks
 
 bp = func.Blueprint()
 logger = logging.getLogger("ownnumber.voice")

@@ -9,23 +9,23 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import cached_property, lru_cache
 
-from shared.accounts import Accounts
-from shared.calls import Calls
+from shared.calling.calls import Calls
+from shared.calling.open_calls import OpenCalls
+from shared.calling.pricing import Pricing
 from shared.config import Settings, get_settings
-from shared.ledger import Ledger
-from shared.open_calls import OpenCalls
-from shared.payments import Payments
-from shared.pricing import Pricing
-from shared.records import (
+from shared.credit.payments import Payments
+from shared.credit.stripe_gateway import StripeGateway
+from shared.identity.accounts import Accounts
+from shared.identity.sessions import Sessions
+from shared.money.ledger import Ledger
+from shared.storage.keys import (
     ACCOUNTS_TABLE,
     IDENTITIES_TABLE,
     OPEN_CALLS_TABLE,
     PAYMENTS_TABLE,
 )
-from shared.sessions import Sessions
-from shared.stripe_gateway import StripeGateway
-from shared.table_store import TableStore
-from shared.twilio_calls_api import TwilioCallsApi
+from shared.storage.table_store import TableStore
+from shared.telephony.calls_api import TwilioCallsApi
 
 
 class Services:

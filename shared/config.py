@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from shared.money import (
+from shared.money.micros import (
     MICROS_PER_UNIT,
     AmountError,
     format_micros,

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from local_host.azurite import Azurite, free_port
-from shared.table_store import Table, TableStore
+from shared.storage.table_store import Table, TableStore
 from tests.servers import LocalHost
 
 
@@ -98,8 +98,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture
 def fund(table_store: TableStore) -> Callable[[str, int], None]:
     """Gives a user credit by posting to their ledger directly (as an adjustment)."""
-    from shared.ledger import EntryKind, Ledger
-    from shared.records import ACCOUNTS_TABLE
+    from shared.money.ledger import EntryKind, Ledger
+    from shared.storage.keys import ACCOUNTS_TABLE
 
     ledger = Ledger(table_store.table(ACCOUNTS_TABLE))
 

@@ -55,8 +55,8 @@ from local_host.sandbox.twiml_parser import (
     parse_twiml,
 )
 from shared.config import Settings
-from shared.webhook_overrides import overrides_of, without_fragment
-from shared.webhook_paths import voice_url
+from shared.telephony.webhook_overrides import overrides_of, without_fragment
+from shared.telephony.webhook_paths import voice_url
 
 logger = logging.getLogger("local_host.sandbox.telephony")
 

@@ -20,7 +20,13 @@ from local_host.http_types import LocalRequest, LocalResponse
 from local_host.sandbox.stripe_api import StripeObjects
 from local_host.sandbox.stripe_simulator import ACTION_KINDS, ActionRefused, StripeSimulator
 from shared.config import SANDBOX_STRIPE_PATH
-from shared.money import AmountError, format_micros, micros_to_minor, minor_to_micros, parse_micros
+from shared.money.micros import (
+    AmountError,
+    format_micros,
+    micros_to_minor,
+    minor_to_micros,
+    parse_micros,
+)
 
 _SITE_CONFIG = Path(__file__).resolve().parents[2] / "static_site" / "staticwebapp.config.json"
 

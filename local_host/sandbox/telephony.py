@@ -63,7 +63,7 @@ from local_host.sandbox.call_simulation import (
     SandboxRequestInvalid,
 )
 from shared.config import Settings
-from shared.webhook_overrides import InvalidOverrides, parse_overrides
+from shared.telephony.webhook_overrides import InvalidOverrides, parse_overrides
 
 PREFIX = "/sandbox/telephony"
 _NO_STORE = ("Cache-Control", "no-store")

@@ -8,7 +8,7 @@ tests need to provoke: twice each, held back and then shuffled and/or all at onc
 (recorded, never sent).
 
 Failed requests are retried as Twilio retries them, by the URL's connection overrides
-(shared/webhook_overrides.py): without a fragment, once, and only after a connect or read
+(shared/telephony/webhook_overrides.py): without a fragment, once, and only after a connect or read
 time-out; with one, as many times (rc), after the failures (rp) and within the time-outs (ct,
 rt) and the total time (tt) it names, the first attempt included. Each attempt
 is recorded with its number (`attempt`), the same idempotency token and what went wrong
@@ -33,8 +33,8 @@ from urllib.parse import urlencode
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from shared.twilio_signature import SIGNATURE_HEADER, sign, signed_url
-from shared.webhook_overrides import ConnectionOverrides, overrides_of
+from shared.telephony.signature import SIGNATURE_HEADER, sign, signed_url
+from shared.telephony.webhook_overrides import ConnectionOverrides, overrides_of
 
 logger = logging.getLogger("local_host.sandbox.telephony")
 

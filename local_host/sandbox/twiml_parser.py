@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from shared.webhook_overrides import InvalidOverrides, parse_overrides
+from shared.telephony.webhook_overrides import InvalidOverrides, parse_overrides
 
 DOCUMENT_PARSE_FAILURE = 12100
 INVALID_CONTENT_TYPE = 12300

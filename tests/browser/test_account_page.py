@@ -6,9 +6,9 @@ import uuid
 
 from playwright.sync_api import Page, expect
 
-from shared.ledger import EntryKind, Ledger
-from shared.records import ACCOUNTS_TABLE
-from shared.table_store import TableStore
+from shared.money.ledger import EntryKind, Ledger
+from shared.storage.keys import ACCOUNTS_TABLE
+from shared.storage.table_store import TableStore
 from tests.servers import LocalHost
 
 

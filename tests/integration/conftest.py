@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from shared.table_store import TableStore
+from shared.storage.table_store import TableStore
 from tests.integration.test_calling import AccountFactory, Twilio, make_accounts
 from tests.servers import LocalHost
 

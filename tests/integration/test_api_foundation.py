@@ -8,9 +8,9 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from shared.ledger import EntryKind, Ledger
-from shared.records import ACCOUNTS_TABLE
-from shared.table_store import TableStore
+from shared.money.ledger import EntryKind, Ledger
+from shared.storage.keys import ACCOUNTS_TABLE
+from shared.storage.table_store import TableStore
 from tests.conftest import Client
 from tests.servers import LocalHost
 

@@ -26,8 +26,8 @@ import requests
 
 from local_host.azurite import Azurite, connection_string, free_port
 from shared.config import TwilioSettings
-from shared.ledger import FLAG_PAYMENT_DISPUTED, EntryKind, Ledger
-from shared.records import (
+from shared.money.ledger import FLAG_PAYMENT_DISPUTED, EntryKind, Ledger
+from shared.storage.keys import (
     ACCOUNTS_TABLE,
     HOLD_KEY,
     OPEN_CALLS_PARTITION,
@@ -35,10 +35,10 @@ from shared.records import (
     call_key,
     open_call_key,
 )
-from shared.table_store import TableStore
-from shared.twilio_calls_api import TwilioCallsApi
-from shared.twilio_signature import sign
-from shared.webhook_overrides import OVERRIDES
+from shared.storage.table_store import TableStore
+from shared.telephony.calls_api import TwilioCallsApi
+from shared.telephony.signature import sign
+from shared.telephony.webhook_overrides import OVERRIDES
 from tests.conftest import Client
 from tests.servers import LocalHost
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared.ledger import (
+from shared.money.ledger import (
     Balance,
     EntryIdReused,
     EntryKind,
@@ -20,8 +20,8 @@ from shared.ledger import (
     Planned,
     PostStatus,
 )
-from shared.records import JOURNAL_PREFIX
-from shared.table_store import Insert, Replace, Table
+from shared.storage.keys import JOURNAL_PREFIX
+from shared.storage.table_store import Insert, Replace, Table
 
 
 def user() -> str:

@@ -21,8 +21,8 @@ from local_host.azurite import (
     free_port,
     is_listening,
 )
-from shared.records import ACCOUNTS_TABLE, PROFILE_KEY
-from shared.table_store import Insert, Row, TableStore
+from shared.storage.keys import ACCOUNTS_TABLE, PROFILE_KEY
+from shared.storage.table_store import Insert, Row, TableStore
 from tests.conftest import Client
 from tests.servers import SAMPLE_SETTINGS, LocalHost
 

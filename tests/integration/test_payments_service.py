@@ -16,18 +16,16 @@ import pytest
 from hypothesis import given, settings
 
 from local_host.sandbox.stripe_signing import build_event
-from shared.checkout_requests import CheckoutRequest, CheckoutSession
 from shared.config import ConfigError, CreditPack
-from shared.ledger import Ledger
-from shared.payment_provider import (
+from shared.credit.checkout_requests import CheckoutRequest, CheckoutSession
+from shared.credit.payment_records import payment_from_row
+from shared.credit.payments import Outcome, Payments
+from shared.credit.provider import (
     PaymentProvider,
     PaymentProviderRefused,
     PaymentProviderUnavailable,
 )
-from shared.payment_records import payment_from_row
-from shared.payments import Outcome, Payments
-from shared.records import BALANCE_KEY, PAYMENT_OWNER_KEY, PROFILE_KEY, payment_key
-from shared.stripe_events import (
+from shared.credit.stripe_events import (
     Card,
     EventFieldInvalid,
     PaymentIntentInfo,
@@ -35,7 +33,9 @@ from shared.stripe_events import (
     Reversal,
     event_from_json,
 )
-from shared.table_store import Insert, Table, TableStore
+from shared.money.ledger import Ledger
+from shared.storage.keys import BALANCE_KEY, PAYMENT_OWNER_KEY, PROFILE_KEY, payment_key
+from shared.storage.table_store import Insert, Table, TableStore
 from tests.stripe_returns import Returns, dispute_event, refund_event, returns, stripe_event
 
 
@@ -313,7 +313,7 @@ def test_a_refund_before_its_credit_whose_payment_intent_is_impossible_is_refuse
 
     class Absurd(Stripe):
         def payment_intent(self, payment_intent_id: str) -> PaymentIntentInfo | None:
-            from shared.stripe_events import payment_intent_info
+            from shared.credit.stripe_events import payment_intent_info
 
             return payment_intent_info({"id": payment_intent_id, "amount": 10**30})
 

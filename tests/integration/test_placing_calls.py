@@ -11,13 +11,13 @@ from datetime import timedelta
 
 import pytest
 
-from shared.call_lifecycle import Hold, Source, StatusReport
-from shared.calls import AnotherCallActive, CallAlreadyEnded, Calls
-from shared.ledger import EntryKind, Ledger
-from shared.open_calls import OpenCalls
-from shared.reconciliation import reconcile
-from shared.records import BALANCE_KEY, HOLD_KEY
-from shared.table_store import Op, Row, Table, TableStore
+from shared.calling.calls import AnotherCallActive, CallAlreadyEnded, Calls
+from shared.calling.lifecycle import Hold, Source, StatusReport
+from shared.calling.open_calls import OpenCalls
+from shared.calling.reconciliation import reconcile
+from shared.money.ledger import EntryKind, Ledger
+from shared.storage.keys import BALANCE_KEY, HOLD_KEY
+from shared.storage.table_store import Op, Row, Table, TableStore
 from tests.integration.test_reconciliation import (
     GRACE,
     LANDLINE,

@@ -13,17 +13,17 @@ from typing import Any
 import pytest
 from azure.data.tables import TableClient
 
-from shared.call_lifecycle import Hold, Source, StatusReport, TwilioCallView
-from shared.calls import Calls, ReportEffect
-from shared.destination_policy import Destination
-from shared.ledger import EntryKind, Ledger
-from shared.open_calls import OpenCalls
-from shared.pricing import PricedDestination
-from shared.rating import Rate
-from shared.reconciliation import reconcile
-from shared.records import HOLD_KEY, OPEN_CALLS_PARTITION, call_key, open_call_key, session_key
-from shared.table_store import Insert, Replace, Table, TableStore
-from shared.twilio_calls_api import CallsApi
+from shared.calling.calls import Calls, ReportEffect
+from shared.calling.destination_policy import Destination
+from shared.calling.lifecycle import Hold, Source, StatusReport, TwilioCallView
+from shared.calling.open_calls import OpenCalls
+from shared.calling.pricing import PricedDestination
+from shared.calling.rating import Rate
+from shared.calling.reconciliation import reconcile
+from shared.money.ledger import EntryKind, Ledger
+from shared.storage.keys import HOLD_KEY, OPEN_CALLS_PARTITION, call_key, open_call_key, session_key
+from shared.storage.table_store import Insert, Replace, Table, TableStore
+from shared.telephony.calls_api import CallsApi
 
 START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 MARGIN = timedelta(minutes=5)

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from shared.records import ACCOUNTS_TABLE
-from shared.table_store import Remove, TableStore
+from shared.storage.keys import ACCOUNTS_TABLE
+from shared.storage.table_store import Remove, TableStore
 from tests.conftest import Client
 from tests.integration.test_calling import LONDON, Account, AccountFactory, Twilio
 

@@ -13,11 +13,11 @@ import pytest
 
 from local_host.azurite import Azurite
 from shared.bootstrap import Services
+from shared.calling.rating import SAMPLE_DECK_PATH, Rate, load_rate_deck
+from shared.calling.reconciliation import reconcile
 from shared.config import load_settings
-from shared.ledger import EntryKind
-from shared.rating import SAMPLE_DECK_PATH, Rate, load_rate_deck
-from shared.reconciliation import reconcile
-from shared.webhook_overrides import OVERRIDES
+from shared.money.ledger import EntryKind
+from shared.telephony.webhook_overrides import OVERRIDES
 from tests.conftest import Client
 from tests.servers import SAMPLE_SETTINGS, LocalHost
 

@@ -22,7 +22,12 @@ from twilio.request_validator import RequestValidator
 from local_host.sandbox.call_simulation import CallOptions, CallSimulator
 from local_host.sandbox.twiml_parser import DOCUMENT_PARSE_FAILURE, INVALID_CONTENT_TYPE
 from shared.config import Settings, load_settings
-from shared.webhook_overrides import OVERRIDES, RETRY_COUNT, InvalidOverrides, with_overrides
+from shared.telephony.webhook_overrides import (
+    OVERRIDES,
+    RETRY_COUNT,
+    InvalidOverrides,
+    with_overrides,
+)
 from tests.servers import SAMPLE_SETTINGS
 
 AUTH_TOKEN = "sandbox-twilio-auth-token"

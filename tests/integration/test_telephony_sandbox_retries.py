@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from local_host.azurite import Azurite, connection_string
-from shared.webhook_overrides import OVERRIDES, RETRY_COUNT
+from shared.telephony.webhook_overrides import OVERRIDES, RETRY_COUNT
 from tests.conftest import Client
 from tests.integration.test_telephony_sandbox import (
     LANDLINE,

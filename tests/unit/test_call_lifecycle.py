@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.call_lifecycle import (
+from shared.calling.lifecycle import (
     CallRecord,
     Hold,
     Source,
@@ -24,8 +24,8 @@ from shared.call_lifecycle import (
     status_callback_report,
     status_rank,
 )
+from shared.calling.rating import MAX_CALL_SECONDS, Rate
 from shared.errors import InvalidInput
-from shared.rating import MAX_CALL_SECONDS, Rate
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 CHILD = "CA" + "c" * 32

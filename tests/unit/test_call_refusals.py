@@ -7,15 +7,15 @@ from typing import Any, cast
 
 import pytest
 
-import shared.calls
-from shared.calls import AnotherCallActive, Calls
-from shared.destination_policy import Destination, DestinationRefused, PremiumRateRefused
+import shared.calling.calls
+from shared.calling.calls import AnotherCallActive, Calls
+from shared.calling.destination_policy import Destination, DestinationRefused, PremiumRateRefused
+from shared.calling.open_calls import OpenCalls
+from shared.calling.pricing import InsufficientCredit, NotPriced, PricedDestination
+from shared.calling.rating import Rate
 from shared.errors import CallRefused
-from shared.ledger import Ledger
-from shared.open_calls import OpenCalls
-from shared.pricing import InsufficientCredit, NotPriced, PricedDestination
-from shared.rating import Rate
-from shared.table_store import Table
+from shared.money.ledger import Ledger
+from shared.storage.table_store import Table
 
 LANDLINE = PricedDestination(
     Destination("+442079460018", "GB", "fixed_line"),
@@ -51,7 +51,7 @@ def test_every_refusal_is_a_call_refused_with_a_reason_and_a_code() -> None:
 def test_no_balance_row_refuses_the_call_even_if_pricing_let_it_through(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(shared.calls, "affordable_seconds", lambda *_: 60)
+    monkeypatch.setattr(shared.calling.calls, "affordable_seconds", lambda *_: 60)
     accounts = cast(Table, EmptyAccounts())
     calls = Calls(accounts, OpenCalls(accounts), Ledger(accounts), "USD", timedelta(minutes=5))
     with pytest.raises(InsufficientCredit):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.checkout_requests import checkout_idempotency_key, checkout_request
 from shared.config import CreditPack
+from shared.credit.checkout_requests import checkout_idempotency_key, checkout_request
 
 USER = "u0123456789abcdef0123456789abcdef"
 PACK = CreditPack(id="5", price_micros=5_000_000, credit_micros=5_000_000)

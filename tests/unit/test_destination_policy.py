@@ -6,7 +6,7 @@ import phonenumbers
 import pytest
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from shared.destination_policy import (
+from shared.calling.destination_policy import (
     BlockedDestination,
     Destination,
     DestinationRefused,

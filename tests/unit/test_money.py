@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.money import (
+from shared.money.micros import (
     AmountError,
     credit_taken_back,
     format_micros,

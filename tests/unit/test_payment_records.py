@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.payment_records import PaymentRecord, PaymentStatus, payment_data
-from shared.stripe_events import (
+from shared.credit.payment_records import PaymentRecord, PaymentStatus, payment_data
+from shared.credit.stripe_events import (
     DISPUTE_CLOSED,
     DISPUTE_INQUIRY,
     DISPUTE_LOST,

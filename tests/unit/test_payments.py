@@ -11,10 +11,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
-from shared.ledger import EntryKind
-from shared.money import credit_taken_back
-from shared.payment_records import PaymentRecord
-from shared.stripe_events import (
+from shared.credit.payment_records import PaymentRecord
+from shared.credit.stripe_events import (
     ApplyDispute,
     ApplyRefunds,
     Purchase,
@@ -24,6 +22,8 @@ from shared.stripe_events import (
     interpret,
     refund_returns,
 )
+from shared.money.ledger import EntryKind
+from shared.money.micros import credit_taken_back
 from tests.stripe_returns import Returns, dispute_event, refund_event, returns, stripe_event
 
 USER = "u0123456789abcdef0123456789abcdef"

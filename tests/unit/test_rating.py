@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.rating import (
+from shared.calling.rating import (
     MAX_CALL_SECONDS,
     SAMPLE_DECK_PATH,
     Rate,

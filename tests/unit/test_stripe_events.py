@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from local_host.sandbox.stripe_signing import build_event
-from shared.stripe_events import (
+from shared.credit.stripe_events import (
     DISPUTE_CLOSED,
     DISPUTE_INQUIRY,
     DISPUTE_LOST,

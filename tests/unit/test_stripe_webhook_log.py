@@ -9,8 +9,8 @@ import azure.functions as func
 import pytest
 
 from functions import stripe_webhook
-from shared.payments import Outcome
-from shared.stripe_events import StripeEvent
+from shared.credit.payments import Outcome
+from shared.credit.stripe_events import StripeEvent
 
 USER = "u0123456789abcdef0123456789abcdef"
 

@@ -12,7 +12,8 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from shared.config import TwilioSettings, load_settings
-from shared.twilio_signature import (
+from shared.telephony.access_token import TokenTtlInvalid, mint_voice_token, token_ttl
+from shared.telephony.signature import (
     SignatureInvalid,
     public_url,
     sign,
@@ -20,10 +21,14 @@ from shared.twilio_signature import (
     verified_webhook,
     verify,
 )
-from shared.twiml import DialPlan, dial, empty, hang_up, refuse
-from shared.voice_token import TokenTtlInvalid, mint_voice_token, token_ttl
-from shared.webhook_overrides import OVERRIDES, overrides_of, parse_overrides, with_overrides
-from shared.webhook_paths import dial_callbacks
+from shared.telephony.twiml import DialPlan, dial, empty, hang_up, refuse
+from shared.telephony.webhook_overrides import (
+    OVERRIDES,
+    overrides_of,
+    parse_overrides,
+    with_overrides,
+)
+from shared.telephony.webhook_paths import dial_callbacks
 from tests.servers import SAMPLE_SETTINGS
 
 BASE = "https://calls.example.com"

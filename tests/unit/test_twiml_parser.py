@@ -17,8 +17,8 @@ from local_host.sandbox.twiml_parser import (
     TwimlError,
     parse_twiml,
 )
-from shared import twiml
-from shared.webhook_paths import dial_callbacks
+from shared.telephony import twiml
+from shared.telephony.webhook_paths import dial_callbacks
 
 XML = "text/xml"
 # As /api/voice makes them: query, then our connection overrides (read back verbatim).

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from shared.webhook_overrides import (
+from shared.telephony.webhook_overrides import (
     CONNECT_TIMEOUT_RANGE,
     OVERRIDES,
     READ_TIMEOUT_MS,
@@ -21,7 +21,7 @@ from shared.webhook_overrides import (
     with_overrides,
     without_fragment,
 )
-from shared.webhook_paths import dial_callbacks, public_url, twilio_url, voice_url
+from shared.telephony.webhook_paths import dial_callbacks, public_url, twilio_url, voice_url
 
 BASE = "https://calls.example.com"
 

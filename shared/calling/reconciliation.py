@@ -2,7 +2,7 @@
 came, so that a lost webhook neither gives a call away nor blocks the user's next call.
 
 Every open call old enough is looked at (see Hold.is_due), found through the open-calls index
-(shared.open_calls) rather than by reading every account: past its call's time limit plus the
+(calling.open_calls) rather than by reading every account: past its call's time limit plus the
 margin, or simply older than a short grace, since Twilio says "in progress" about a call that
 still goes on and reconciliation then waits. An index row whose call is settled, missing or no
 longer holds the account is removed. One call that cannot be reconciled (Twilio or storage
@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from shared.call_lifecycle import reconciliation_report
-from shared.calls import Calls, CallsBusy, ReportEffect
-from shared.records import HOLD_KEY
-from shared.table_store import Remove, RowChanged, StorageUnavailable
-from shared.twilio_calls_api import CallsApi, TwilioApiUnavailable
+from shared.calling.calls import Calls, CallsBusy, ReportEffect
+from shared.calling.lifecycle import reconciliation_report
+from shared.storage.keys import HOLD_KEY
+from shared.storage.table_store import Remove, RowChanged, StorageUnavailable
+from shared.telephony.calls_api import CallsApi, TwilioApiUnavailable
 
 logger = logging.getLogger("ownnumber.reconciliation")
 

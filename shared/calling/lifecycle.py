@@ -1,7 +1,7 @@
 """A call's life as pure decisions: its record, the order of its statuses, and what each
 report about it (a status callback, the <Dial> action, Twilio's Calls API) does to it.
 
-No I/O here; shared.calls stores what these functions decide. Twilio reports may come late,
+No I/O here; shared.calling.calls stores what these functions decide. Twilio reports may come late,
 twice, or out of order, so a report only ever moves a call forward (by status rank, then by
 SequenceNumber), and the first final status settles it: later ones change nothing.
 """
@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 
+from shared.calling.rating import MAX_CALL_SECONDS, Rate
 from shared.errors import InvalidInput
-from shared.rating import MAX_CALL_SECONDS, Rate
-from shared.table_store import Row, Value
+from shared.storage.table_store import Row, Value
 
 QUEUED = "queued"
 IN_PROGRESS = "in-progress"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from shared.checkout_requests import CheckoutRequest, CheckoutSession
-from shared.stripe_events import PaymentIntentInfo, Reversal
+from shared.credit.checkout_requests import CheckoutRequest, CheckoutSession
+from shared.credit.stripe_events import PaymentIntentInfo, Reversal
 
 
 class PaymentProviderUnavailable(Exception):
@@ -17,7 +17,7 @@ class PaymentProviderRefused(Exception):
 
 
 class PaymentProvider(ABC):
-    """What Payments needs from Stripe; shared/stripe_gateway.py is the real one."""
+    """What Payments needs from Stripe; shared/credit/stripe_gateway.py is the real one."""
 
     @abstractmethod
     def create_checkout(self, request: CheckoutRequest) -> CheckoutSession: ...

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from shared.webhook_overrides import with_overrides
+from shared.telephony.webhook_overrides import with_overrides
 
 API_PREFIX = "/api/"
 

@@ -1,6 +1,6 @@
 """Rating: what a call to a destination costs, and how long a balance can pay for.
 
-Pure domain. Amounts are integer micros of the deployment currency (see shared.money); a
+Pure domain. Amounts are integer micros of the deployment currency (see shared.money.micros); a
 fraction of a micro is always rounded up, so the operator never bills less than the deck says.
 The deck format is described in docs/rate-deck.md.
 """
@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.money import AmountError, parse_micros
+from shared.money.micros import AmountError, parse_micros
 
 # Twilio's <Dial timeLimit> cannot exceed four hours, so no balance buys a longer call.
 MAX_CALL_SECONDS = 4 * 3600

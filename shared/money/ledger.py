@@ -28,14 +28,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from shared import deadline
-from shared.records import (
+from shared.storage.keys import (
     BALANCE_KEY,
     JOURNAL_PREFIX,
     LEDGER_PREFIX,
     journal_key,
     ledger_key,
 )
-from shared.table_store import Insert, Op, Page, Replace, Row, RowChanged, RowExists, Table
+from shared.storage.table_store import Insert, Op, Page, Replace, Row, RowChanged, RowExists, Table
 
 Details = Mapping[str, str | int]
 

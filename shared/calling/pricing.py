@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.config import CallingSettings, ConfigError
-from shared.destination_policy import (
+from shared.calling.destination_policy import (
     Destination,
     PolicySettings,
     check_destination,
     parse_policy_settings,
 )
+from shared.calling.rating import SAMPLE_DECK_PATH, Rate, RateDeck, RateDeckError, load_rate_deck
+from shared.config import CallingSettings, ConfigError
 from shared.errors import CallRefused
-from shared.ledger import FLAG_PAYMENT_DISPUTED, Balance
-from shared.money import format_micros
-from shared.rating import SAMPLE_DECK_PATH, Rate, RateDeck, RateDeckError, load_rate_deck
+from shared.money.ledger import FLAG_PAYMENT_DISPUTED, Balance
+from shared.money.micros import format_micros
 
 
 class NotPriced(CallRefused):

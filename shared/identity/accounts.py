@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from shared.ledger import opening_balance_op
-from shared.records import IDENTITY_KEY, PROFILE_KEY
-from shared.table_store import Insert, Replace, Row, RowExists, Table
+from shared.money.ledger import opening_balance_op
+from shared.storage.keys import IDENTITY_KEY, PROFILE_KEY
+from shared.storage.table_store import Insert, Replace, Row, RowExists, Table
 
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{2,63}")
 

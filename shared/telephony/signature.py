@@ -24,8 +24,8 @@ from twilio.request_validator import RequestValidator
 
 from shared.config import Settings
 from shared.errors import Forbidden
-from shared.webhook_overrides import without_fragment
-from shared.webhook_paths import public_url, twilio_url
+from shared.telephony.webhook_overrides import without_fragment
+from shared.telephony.webhook_paths import public_url, twilio_url
 
 __all__ = [
     "SIGNATURE_HEADER",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from shared.call_lifecycle import TwilioCallView
+from shared.calling.lifecycle import TwilioCallView
 from shared.config import TwilioSettings
 
 if TYPE_CHECKING:

@@ -13,9 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from shared.money import credit_taken_back
-from shared.records import PAYMENT_PREFIX
-from shared.stripe_events import (
+from shared.credit.stripe_events import (
     DISPUTE_CLOSED,
     DISPUTE_LOST,
     DISPUTE_OPEN,
@@ -23,7 +21,9 @@ from shared.stripe_events import (
     Card,
     Purchase,
 )
-from shared.table_store import Row, Value
+from shared.money.micros import credit_taken_back
+from shared.storage.keys import PAYMENT_PREFIX
+from shared.storage.table_store import Row, Value
 
 
 class PaymentStatus(StrEnum):

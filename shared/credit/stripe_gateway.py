@@ -2,7 +2,7 @@
 signatures checked by the library on the raw body.
 
 The SDK is imported inside the functions that use it (it is heavy, and most requests never
-need it). What comes back is turned into the plain dataclasses of shared/stripe_events.py at
+need it). What comes back is turned into the plain dataclasses of shared/credit/stripe_events.py at
 once: the SDK's StripeObject never leaves this module.
 """
 
@@ -12,16 +12,14 @@ import logging
 import threading
 from typing import Any
 
-from shared.checkout_requests import CheckoutRequest, CheckoutSession
 from shared.config import ConfigError, StripeSettings
-from shared.errors import InvalidInput
-from shared.json_body import parse_json
-from shared.payment_provider import (
+from shared.credit.checkout_requests import CheckoutRequest, CheckoutSession
+from shared.credit.provider import (
     PaymentProvider,
     PaymentProviderRefused,
     PaymentProviderUnavailable,
 )
-from shared.stripe_events import (
+from shared.credit.stripe_events import (
     PaymentIntentInfo,
     Reversal,
     StripeEvent,
@@ -29,6 +27,8 @@ from shared.stripe_events import (
     payment_intent_info,
     reversal_facts,
 )
+from shared.errors import InvalidInput
+from shared.json_body import parse_json
 
 logger = logging.getLogger("ownnumber.stripe")
 

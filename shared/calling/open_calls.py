@@ -16,9 +16,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.call_lifecycle import Hold
-from shared.records import OPEN_CALLS_PARTITION, open_call_key
-from shared.table_store import Insert, Remove, RowChanged, RowExists, StorageUnavailable, Table
+from shared.calling.lifecycle import Hold
+from shared.storage.keys import OPEN_CALLS_PARTITION, open_call_key
+from shared.storage.table_store import (
+    Insert,
+    Remove,
+    RowChanged,
+    RowExists,
+    StorageUnavailable,
+    Table,
+)
 
 logger = logging.getLogger("ownnumber.open_calls")
 

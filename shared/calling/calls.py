@@ -4,13 +4,13 @@ settling each call exactly once, in the user's partition of the accounts table.
 - Placing a call is one transaction: the call row, the hold, its history row, and the balance
   row rewritten unchanged with If-Match, so that the time limit was computed from the balance
   as it still is when the call is recorded (a refund landing meanwhile makes it re-read). The
-  call goes into the open-calls index (shared.open_calls) just before, and leaves it after it
-  is settled.
+  call goes into the open-calls index (calling.open_calls) just before, and leaves it after
+  it is settled.
 - Settling is one ledger post keyed by the dialled leg's CallSid (Ledger.post with `also=`):
   the debit, the final call row and history row, and the released hold. A second final report
   finds the call settled, or loses the race on the ledger entry; either way nothing changes.
 
-The decisions themselves are in shared.call_lifecycle.
+The decisions themselves are in shared.calling.lifecycle.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from shared.call_lifecycle import (
+from shared.calling.lifecycle import (
     CallRecord,
     Hold,
     Outcome,
@@ -29,22 +29,22 @@ from shared.call_lifecycle import (
     Step,
     apply_report,
 )
-from shared.ledger import Balance, EntryKind, Ledger, PostStatus, back_off, balance_from_row
-from shared.open_calls import OpenCalls
-from shared.pricing import (
+from shared.calling.open_calls import OpenCalls
+from shared.calling.pricing import (
     CallRefused,
     InsufficientCredit,
     PricedDestination,
     affordable_seconds,
 )
-from shared.records import (
+from shared.money.ledger import Balance, EntryKind, Ledger, PostStatus, back_off, balance_from_row
+from shared.storage.keys import (
     BALANCE_KEY,
     CALL_HISTORY_PREFIX,
     HOLD_KEY,
     call_history_key,
     call_key,
 )
-from shared.table_store import (
+from shared.storage.table_store import (
     Insert,
     Op,
     Remove,

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from shared.records import is_valid_entry_id, session_key
-from shared.table_store import Insert, Remove, RowChanged, Table
+from shared.storage.keys import is_valid_entry_id, session_key
+from shared.storage.table_store import Insert, Remove, RowChanged, Table
 
 COOKIE_NAME = "ownnumber_session"
 # Browsers accept a __Host- cookie only when it is Secure, with Path=/ and no Domain.

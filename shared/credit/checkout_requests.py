@@ -14,7 +14,7 @@ from datetime import datetime
 
 from shared.config import CreditPack
 from shared.errors import Forbidden, InvalidInput
-from shared.money import format_micros, micros_to_minor
+from shared.money.micros import format_micros, micros_to_minor
 
 # Metadata keys on the Checkout Session and its PaymentIntent.
 META_USER = "user_id"

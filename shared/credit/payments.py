@@ -15,7 +15,7 @@ its entry and changes nothing, whatever the order events arrive in:
 What refunds and chargebacks take back is exactly proportional to the money that went back.
 The payment's record keeps what went back (refunded plus charged back, net of refunds that
 failed and disputes won) and the credit taken back so far, which is always
-floor(credit x returned / paid) (shared/money.py credit_taken_back); each entry moves the
+floor(credit x returned / paid) (shared/money/micros.py credit_taken_back); each entry moves the
 difference its event makes to that figure, in the same transaction as the record (If-Match).
 So a payment's entries add up to exactly that figure in any order and mix of events, and to
 exactly its whole credit once the whole payment went back. An entry's amount depends on what
@@ -32,9 +32,8 @@ transaction as its ledger entries: Stripe references, amounts, status, and the c
 and last four digits for the receipt, never a card number.
 
 The service also starts checkouts and answers their status. Its neighbours: what each event
-means, shared/stripe_events.py; the records and their rows, shared/payment_records.py; what a
-checkout asks Stripe for, shared/checkout_requests.py; the port to Stripe,
-shared/payment_provider.py.
+means, credit.stripe_events; the records and their rows, credit.payment_records; what a
+checkout asks Stripe for, credit.checkout_requests; the port to Stripe, credit.provider.
 """
 
 from __future__ import annotations
@@ -45,7 +44,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from shared.checkout_requests import (
+from shared.config import ConfigError, CreditPack
+from shared.credit.checkout_requests import (
     META_CREDIT,
     META_PACK,
     CheckoutSession,
@@ -54,24 +54,7 @@ from shared.checkout_requests import (
     checkout_request,
     offered_pack,
 )
-from shared.config import ConfigError, CreditPack
-from shared.errors import NotFound
-from shared.ledger import (
-    FLAG_PAYMENT_DISPUTED,
-    Balance,
-    EntryKind,
-    Ledger,
-    Planned,
-    PostResult,
-    PostStatus,
-    back_off,
-)
-from shared.payment_provider import (
-    PaymentProvider,
-    PaymentProviderRefused,
-    PaymentProviderUnavailable,
-)
-from shared.payment_records import (
+from shared.credit.payment_records import (
     CheckoutRecord,
     CheckoutView,
     PaymentRecord,
@@ -80,15 +63,12 @@ from shared.payment_records import (
     payment_data,
     payment_from_row,
 )
-from shared.records import (
-    PAYMENT_OWNER_KEY,
-    PAYMENT_PREFIX,
-    PROFILE_KEY,
-    checkout_key,
-    is_valid_entry_id,
-    payment_key,
+from shared.credit.provider import (
+    PaymentProvider,
+    PaymentProviderRefused,
+    PaymentProviderUnavailable,
 )
-from shared.stripe_events import (
+from shared.credit.stripe_events import (
     DISPUTE_CLOSED,
     DISPUTE_INQUIRY,
     DISPUTE_OPEN,
@@ -108,7 +88,26 @@ from shared.stripe_events import (
     interpret,
     refund_returns,
 )
-from shared.table_store import Insert, Op, Replace, Row, RowChanged, RowExists, Table, Value
+from shared.errors import NotFound
+from shared.money.ledger import (
+    FLAG_PAYMENT_DISPUTED,
+    Balance,
+    EntryKind,
+    Ledger,
+    Planned,
+    PostResult,
+    PostStatus,
+    back_off,
+)
+from shared.storage.keys import (
+    PAYMENT_OWNER_KEY,
+    PAYMENT_PREFIX,
+    PROFILE_KEY,
+    checkout_key,
+    is_valid_entry_id,
+    payment_key,
+)
+from shared.storage.table_store import Insert, Op, Replace, Row, RowChanged, RowExists, Table, Value
 
 logger = logging.getLogger("ownnumber.payments")
 

@@ -4,7 +4,7 @@ act on, and `interpret()`, which decides without any I/O what each event asks fo
 
 Nothing here trusts a field it has not checked: an id we would key a row by must be a valid
 entry id, and a purchase is ours only if the metadata that /api/checkout set
-(shared/checkout_requests.py) is all there and agrees with itself. A signed event is still
+(shared/credit/checkout_requests.py) is all there and agrees with itself. A signed event is still
 refused (EventFieldInvalid, a 400) when an amount in it is not one Stripe sends: an amount
 outside 0..MAX_MINOR_UNITS, or not an integer, or our metadata's credit outside
 1..MAX_CREDIT_MICROS. Such a figure is a bug or a forgery; stored, it would overflow Table
@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from shared.checkout_requests import META_CREDIT, META_PACK, META_USER
+from shared.credit.checkout_requests import META_CREDIT, META_PACK, META_USER
 from shared.errors import InvalidInput
-from shared.records import is_valid_entry_id
+from shared.storage.keys import is_valid_entry_id
 
 # What a dispute means for the account, from its event and Stripe's status.
 DISPUTE_OPEN = "open"  # a chargeback: the money left, the account is held
@@ -134,7 +134,7 @@ class Return:
     """One ledger entry a refund or dispute asks for: part of the payment gone back to the payer
     (`refunded_minor` or `disputed_minor` above 0), or come back (below 0: a refund that
     failed, a dispute the merchant kept). The credit it moves is not decided here: it follows
-    from the payment's totals before and after it (shared/money.py credit_taken_back).
+    from the payment's totals before and after it (shared/money/micros.py credit_taken_back).
     """
 
     entry_id: str
