@@ -26,7 +26,7 @@ from shared.identity.accounts import InvalidEmail
 from shared.identity.sessions import COOKIE_NAME, SECURE_COOKIE_NAME, Session
 from shared.json_body import parse_json
 from shared.money.ledger import EntryIdReused, LedgerBusy
-from shared.storage.table_store import BadContinuation, StorageUnavailable
+from shared.storage.errors import BadContinuation, StorageUnavailable
 from shared.telephony.signature import SIGNATURE_HEADER, SignatureInvalid, verified_webhook
 from shared.telephony.twiml import TWIML_CONTENT_TYPE
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from shared.calling.lifecycle import (
     CallRecord,
@@ -37,6 +38,7 @@ from shared.calling.pricing import (
     affordable_seconds,
 )
 from shared.money.ledger import Balance, EntryKind, Ledger, PostStatus, back_off, balance_from_row
+from shared.storage.errors import RowChanged, RowExists
 from shared.storage.keys import (
     BALANCE_KEY,
     CALL_HISTORY_PREFIX,
@@ -44,17 +46,11 @@ from shared.storage.keys import (
     call_history_key,
     call_key,
 )
-from shared.storage.table_store import (
-    Insert,
-    Op,
-    Remove,
-    Replace,
-    Row,
-    RowChanged,
-    RowExists,
-    Table,
-    Touch,
-)
+from shared.storage.rows import Insert, Op, Remove, Replace, Row, Touch
+
+if TYPE_CHECKING:
+    # Only a type: the table store (and its SDK) is built by bootstrap, never imported here.
+    from shared.storage.table_store import Table
 
 logger = logging.getLogger("ownnumber.calls")
 

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from shared.calling.rating import MAX_CALL_SECONDS, Rate
 from shared.errors import InvalidInput
-from shared.storage.table_store import Row, Value
+from shared.storage.rows import Row, Value
 
 QUEUED = "queued"
 IN_PROGRESS = "in-progress"

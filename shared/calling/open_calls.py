@@ -15,17 +15,16 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from shared.calling.lifecycle import Hold
+from shared.storage.errors import RowChanged, RowExists, StorageUnavailable
 from shared.storage.keys import OPEN_CALLS_PARTITION, open_call_key
-from shared.storage.table_store import (
-    Insert,
-    Remove,
-    RowChanged,
-    RowExists,
-    StorageUnavailable,
-    Table,
-)
+from shared.storage.rows import Insert, Remove
+
+if TYPE_CHECKING:
+    # Only a type: the table store (and its SDK) is built by bootstrap, never imported here.
+    from shared.storage.table_store import Table
 
 logger = logging.getLogger("ownnumber.open_calls")
 

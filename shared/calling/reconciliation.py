@@ -18,8 +18,9 @@ from enum import Enum
 
 from shared.calling.calls import Calls, CallsBusy, ReportEffect
 from shared.calling.lifecycle import reconciliation_report
+from shared.storage.errors import RowChanged, StorageUnavailable
 from shared.storage.keys import HOLD_KEY
-from shared.storage.table_store import Remove, RowChanged, StorageUnavailable
+from shared.storage.rows import Remove
 from shared.telephony.calls_api import CallsApi, TwilioApiUnavailable
 
 logger = logging.getLogger("ownnumber.reconciliation")

@@ -23,7 +23,7 @@ from shared.credit.stripe_events import (
 )
 from shared.money.micros import credit_taken_back
 from shared.storage.keys import PAYMENT_PREFIX
-from shared.storage.table_store import Row, Value
+from shared.storage.rows import Row, Value
 
 
 class PaymentStatus(StrEnum):

@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from shared.config import ConfigError, CreditPack
 from shared.credit.checkout_requests import (
@@ -99,6 +100,7 @@ from shared.money.ledger import (
     PostStatus,
     back_off,
 )
+from shared.storage.errors import RowChanged, RowExists
 from shared.storage.keys import (
     PAYMENT_OWNER_KEY,
     PAYMENT_PREFIX,
@@ -107,7 +109,7 @@ from shared.storage.keys import (
     is_valid_entry_id,
     payment_key,
 )
-from shared.storage.table_store import Insert, Op, Replace, Row, RowChanged, RowExists, Table, Value
+from shared.storage.rows import Insert, Op, Replace, Row, Value
 
 logger = logging.getLogger("ownnumber.payments")
 
@@ -118,6 +120,10 @@ _PROVIDER_ERRORS = (
     ConfigError,
     EventFieldInvalid,
 )
+
+if TYPE_CHECKING:
+    # Only a type: the table store (and its SDK) is built by bootstrap, never imported here.
+    from shared.storage.table_store import Table
 
 
 class AccountBusy(Exception):

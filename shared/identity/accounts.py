@@ -8,10 +8,16 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from shared.money.ledger import opening_balance_op
+from shared.storage.errors import RowExists
 from shared.storage.keys import IDENTITY_KEY, PROFILE_KEY
-from shared.storage.table_store import Insert, Replace, Row, RowExists, Table
+from shared.storage.rows import Insert, Replace, Row
+
+if TYPE_CHECKING:
+    # Only a type: the table store (and its SDK) is built by bootstrap, never imported here.
+    from shared.storage.table_store import Table
 
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{2,63}")
 

@@ -17,9 +17,15 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
+from shared.storage.errors import RowChanged
 from shared.storage.keys import is_valid_entry_id, session_key
-from shared.storage.table_store import Insert, Remove, RowChanged, Table
+from shared.storage.rows import Insert, Remove
+
+if TYPE_CHECKING:
+    # Only a type: the table store (and its SDK) is built by bootstrap, never imported here.
+    from shared.storage.table_store import Table
 
 COOKIE_NAME = "ownnumber_session"
 # Browsers accept a __Host- cookie only when it is Secure, with Path=/ and no Domain.

@@ -26,8 +26,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from shared import deadline
+from shared.storage.errors import RowChanged, RowExists
 from shared.storage.keys import (
     BALANCE_KEY,
     JOURNAL_PREFIX,
@@ -35,7 +37,11 @@ from shared.storage.keys import (
     journal_key,
     ledger_key,
 )
-from shared.storage.table_store import Insert, Op, Page, Replace, Row, RowChanged, RowExists, Table
+from shared.storage.rows import Insert, Op, Page, Replace, Row
+
+if TYPE_CHECKING:
+    # Only a type: the table store (and its SDK) is built by bootstrap, never imported here.
+    from shared.storage.table_store import Table
 
 Details = Mapping[str, str | int]
 

@@ -39,10 +39,13 @@ from azure.data.tables import (
 from requests.adapters import HTTPAdapter
 
 from shared import deadline
-
-# Every value the app stores is one of these; ints are always written as Int64 so that
-# money (micros) never overflows Edm.Int32 and reads come back as plain ints.
-Value = str | int | bool | datetime | None
+from shared.storage.errors import (
+    BadContinuation,
+    RowChanged,
+    RowExists,
+    StorageUnavailable,
+)
+from shared.storage.rows import Insert, Op, Page, Replace, Row, Touch, Value
 
 MAX_TRANSACTION_OPS = 100
 
@@ -53,86 +56,6 @@ READ_TIMEOUT_SECONDS = 5.0
 # Continuation tokens we hand out are a few hundred characters; anything far longer is not
 # ours, and Table Storage would refuse the header (431) rather than answer.
 MAX_CONTINUATION_CHARS = 2048
-
-
-class StorageUnavailable(Exception):
-    """Table Storage could not be reached or answered with a server error."""
-
-
-class RowExists(Exception):
-    def __init__(self, key: str) -> None:
-        super().__init__(f"row {key!r} already exists")
-        self.key = key
-
-
-class RowChanged(Exception):
-    """A conditional write found the row changed (or gone) since it was read."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(f"row {key!r} changed since it was read")
-        self.key = key
-
-
-@dataclass(frozen=True)
-class Row:
-    key: str
-    data: Mapping[str, Value]
-    etag: str = ""
-
-    def get(self, name: str, default: Value = None) -> Value:
-        return self.data.get(name, default)
-
-    def integer(self, name: str, default: int = 0) -> int:
-        value = self.data.get(name, default)
-        return int(value) if value is not None else default
-
-    def text(self, name: str, default: str = "") -> str:
-        value = self.data.get(name, default)
-        return str(value) if value is not None else default
-
-
-@dataclass(frozen=True)
-class Insert:
-    """Create the row; fails with RowExists if it is there already."""
-
-    key: str
-    data: Mapping[str, Value]
-
-
-@dataclass(frozen=True)
-class Replace:
-    """Replace the row. With an etag, only if unchanged since read; without, upsert."""
-
-    key: str
-    data: Mapping[str, Value]
-    etag: str | None = None
-
-
-@dataclass(frozen=True)
-class Touch:
-    """Merge data into the row, which must exist (RowChanged if it does not): a condition on a
-    row's presence that costs no read. (azure-data-tables sends an update "Unconditionally"
-    as If-Match: *, which the service refuses for a row that is not there.)"""
-
-    key: str
-    data: Mapping[str, Value]
-
-
-@dataclass(frozen=True)
-class Remove:
-    """Delete the row, only if unchanged since read when an etag is given."""
-
-    key: str
-    etag: str | None = None
-
-
-Op = Insert | Replace | Touch | Remove
-
-
-@dataclass(frozen=True)
-class Page:
-    rows: list[Row]
-    continuation: str | None = None
 
 
 @dataclass
@@ -396,10 +319,6 @@ def _prefix_end(prefix: str) -> str:
 def _encode_token(token: Any) -> str:
     raw = json.dumps(token, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-class BadContinuation(ValueError):
-    pass
 
 
 def _decode_token(text: str) -> Any:

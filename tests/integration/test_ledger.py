@@ -21,7 +21,8 @@ from shared.money.ledger import (
     PostStatus,
 )
 from shared.storage.keys import JOURNAL_PREFIX
-from shared.storage.table_store import Insert, Replace, Table
+from shared.storage.rows import Insert, Replace
+from shared.storage.table_store import Table
 
 
 def user() -> str:

@@ -22,7 +22,8 @@ from local_host.azurite import (
     is_listening,
 )
 from shared.storage.keys import ACCOUNTS_TABLE, PROFILE_KEY
-from shared.storage.table_store import Insert, Row, TableStore
+from shared.storage.rows import Insert, Row
+from shared.storage.table_store import TableStore
 from tests.conftest import Client
 from tests.servers import SAMPLE_SETTINGS, LocalHost
 

@@ -35,7 +35,8 @@ from shared.credit.stripe_events import (
 )
 from shared.money.ledger import Ledger
 from shared.storage.keys import BALANCE_KEY, PAYMENT_OWNER_KEY, PROFILE_KEY, payment_key
-from shared.storage.table_store import Insert, Table, TableStore
+from shared.storage.rows import Insert
+from shared.storage.table_store import Table, TableStore
 from tests.stripe_returns import Returns, dispute_event, refund_event, returns, stripe_event
 
 

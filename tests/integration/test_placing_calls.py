@@ -17,7 +17,8 @@ from shared.calling.open_calls import OpenCalls
 from shared.calling.reconciliation import reconcile
 from shared.money.ledger import EntryKind, Ledger
 from shared.storage.keys import BALANCE_KEY, HOLD_KEY
-from shared.storage.table_store import Op, Row, Table, TableStore
+from shared.storage.rows import Op, Row
+from shared.storage.table_store import Table, TableStore
 from tests.integration.test_reconciliation import (
     GRACE,
     LANDLINE,

@@ -22,7 +22,8 @@ from shared.calling.rating import Rate
 from shared.calling.reconciliation import reconcile
 from shared.money.ledger import EntryKind, Ledger
 from shared.storage.keys import HOLD_KEY, OPEN_CALLS_PARTITION, call_key, open_call_key, session_key
-from shared.storage.table_store import Insert, Replace, Table, TableStore
+from shared.storage.rows import Insert, Replace
+from shared.storage.table_store import Table, TableStore
 from shared.telephony.calls_api import CallsApi
 
 START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)

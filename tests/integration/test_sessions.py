@@ -9,7 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from shared.storage.keys import ACCOUNTS_TABLE
-from shared.storage.table_store import Remove, TableStore
+from shared.storage.rows import Remove
+from shared.storage.table_store import TableStore
 from tests.conftest import Client
 from tests.integration.test_calling import LONDON, Account, AccountFactory, Twilio
 

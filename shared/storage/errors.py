@@ -1,0 +1,26 @@
+"""What can go wrong with storage, named for callers: no SDK here, so that any layer (the HTTP
+edge included) can catch these without loading azure-data-tables."""
+
+from __future__ import annotations
+
+
+class StorageUnavailable(Exception):
+    """Table Storage could not be reached or answered with a server error."""
+
+
+class RowExists(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"row {key!r} already exists")
+        self.key = key
+
+
+class RowChanged(Exception):
+    """A conditional write found the row changed (or gone) since it was read."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"row {key!r} changed since it was read")
+        self.key = key
+
+
+class BadContinuation(ValueError):
+    pass
