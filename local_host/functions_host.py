@@ -42,16 +42,18 @@ class FunctionsHost:
         # get_functions() is not idempotent (a second call fails on "unique function name"),
         # so it is called exactly once, here, and its result kept.
         for function in app.get_functions():
-            trigger = function.get_trigger().get_dict_repr()
+            found = function.get_trigger()
+            name = function.get_function_name()
+            if found is None or name is None:
+                continue  # the worker would not index it either
+            trigger = found.get_dict_repr()
             call = function.get_user_function()
             if trigger["type"] == "httpTrigger":
                 methods = trigger.get("methods") or ["GET", "POST", "PUT", "PATCH", "DELETE"]
                 self.http.append(
                     HttpFunction(
-                        name=function.get_function_name(),
-                        route=RouteTemplate.parse(
-                            trigger.get("route") or function.get_function_name()
-                        ),
+                        name=name,
+                        route=RouteTemplate.parse(str(trigger.get("route") or name)),
                         methods=frozenset(str(getattr(m, "value", m)).upper() for m in methods),
                         call=call,
                     )
@@ -59,7 +61,7 @@ class FunctionsHost:
             elif trigger["type"] == "timerTrigger":
                 self.timers.append(
                     TimerFunction(
-                        name=function.get_function_name(),
+                        name=name,
                         schedule=trigger["schedule"],
                         run_on_startup=bool(trigger.get("runOnStartup")),
                         call=call,

@@ -63,7 +63,7 @@ class LocalServer:
 
     @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
+        host, port = str(self._httpd.server_address[0]), int(self._httpd.server_address[1])
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def handle(self, request: LocalRequest) -> LocalResponse:
@@ -125,7 +125,7 @@ def _make_handler(server: LocalServer, client_timeout: float) -> type[BaseHTTPRe
             if body is None:
                 return
             path, _, query = self.path.partition("?")
-            host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+            host = self.headers.get("Host") or server.base_url.removeprefix("http://")
             request = LocalRequest(
                 method=self.command.upper(),
                 path=path or "/",
@@ -144,28 +144,32 @@ def _make_handler(server: LocalServer, client_timeout: float) -> type[BaseHTTPRe
         def _read_body(self) -> bytes | None:
             """The body its Content-Length announces, or None once a 4xx has been sent."""
             if self.headers.get("Transfer-Encoding"):
-                return self._refuse(
+                self._refuse(
                     411,
                     "Length required",
                     "Send the body with a Content-Length: this host does not read chunked bodies.",
                 )
+                return None
             declared = {value.strip() for value in self.headers.get_all("Content-Length", [])}
             if not declared:
                 return b""
             if len(declared) > 1:
-                return self._refuse(
+                self._refuse(
                     400, "Bad request", "The request has Content-Length headers that disagree."
                 )
+                return None
             raw = declared.pop()
             if not _DIGITS.fullmatch(raw):
-                return self._refuse(
+                self._refuse(
                     400,
                     "Bad request",
                     f"The Content-Length header must be a whole number of bytes, not {raw[:40]!r}.",
                 )
+                return None
             length = int(raw)
             if length > MAX_BODY_BYTES:
-                return self._refuse(413, "Too large", "The request body is too large.")
+                self._refuse(413, "Too large", "The request body is too large.")
+                return None
             chunks: list[bytes] = []
             received = 0
             # One deadline for the whole body, so that a client trickling a byte at a time
@@ -175,26 +179,29 @@ def _make_handler(server: LocalServer, client_timeout: float) -> type[BaseHTTPRe
                 while received < length and time.monotonic() < deadline:
                     chunk = self.rfile.read1(min(length - received, 64 * 1024))
                     if not chunk:
-                        return self._refuse(
+                        self._refuse(
                             400,
                             "Bad request",
                             f"The request body ended after {received} of the {length} bytes"
                             " its Content-Length announced.",
                         )
+                        return None
                     chunks.append(chunk)
                     received += len(chunk)
             except TimeoutError:
                 pass
             if received < length:
-                return self._refuse(
+                self._refuse(
                     400,
                     "Bad request",
                     f"Only {received} of the {length} bytes the Content-Length announced"
                     f" arrived within {client_timeout:g} s.",
                 )
+                return None
             return b"".join(chunks)
 
         def _refuse(self, status: int, title: str, detail: str) -> None:
+            """Answers a request that cannot be read; its caller returns None after this."""
             # The rest of what the client sent cannot be told from a next request: close.
             self._send(problem_response(status, title, detail), close=True)
 

@@ -65,7 +65,8 @@ class StaticSite:
     def _route(self, path: str) -> dict[str, Any] | None:
         for route in self.config.get("routes", []):
             if matches(path, route.get("route", "")):
-                return route
+                found: dict[str, Any] = route
+                return found
         return None
 
     def _falls_back(self, path: str) -> bool:

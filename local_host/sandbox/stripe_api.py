@@ -275,7 +275,8 @@ def decode_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
                 node[segment] = value
             else:
                 node = node.setdefault(segment, {})
-    return _listify(root)
+    listed: dict[str, Any] = _listify(root)
+    return listed
 
 
 def _listify(node: Any) -> Any:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 
 from local_host.http_types import LocalRequest, LocalResponse, problem_response
-from local_host.routing import Route, RouteTable
+from local_host.routing import Route, RouteHandler, RouteTable
 from local_host.sandbox.checkout_page import CheckoutPage
 from local_host.sandbox.stripe_api import StripeApi, StripeObjects, stripe_json
 from local_host.sandbox.stripe_simulator import ACTION_KINDS, ActionRefused, StripeSimulator
@@ -33,7 +33,7 @@ class StripeSandbox:
         self.objects = objects
         self.simulator = StripeSimulator(settings, objects)
         page = CheckoutPage(objects, self.simulator)
-        self._routes = RouteTable(
+        self._routes: RouteTable[RouteHandler] = RouteTable(
             (
                 Route.of("GET", "_requests", api.list_requests),
                 Route.of("POST", "_events/{kind}", self._event_api),

@@ -53,7 +53,7 @@ from dataclasses import fields
 from typing import Any
 
 from local_host.http_types import LocalRequest, LocalResponse, json_response, problem_response
-from local_host.routing import Route, RouteTable
+from local_host.routing import Route, RouteHandler, RouteTable
 from local_host.sandbox.call_simulation import (
     ANSWERED,
     MAGIC_OUTCOMES,
@@ -75,7 +75,7 @@ class TelephonySandbox:
     def __init__(self, settings: Settings, calls_api: CallsApiFeed | None = None) -> None:
         self.settings = settings
         self.calls = CallSimulator(settings, calls_api)
-        self._routes = RouteTable(
+        self._routes: RouteTable[RouteHandler] = RouteTable(
             (
                 Route.of("GET", "", self._describe),
                 Route.of("POST", "calls", self._start),

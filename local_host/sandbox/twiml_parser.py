@@ -27,6 +27,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from shared.telephony.webhook_overrides import InvalidOverrides, parse_overrides
@@ -250,8 +251,10 @@ class _Attribute:
     convert: Callable[[str, str], object]
 
 
-def _attributes(element: ET.Element, accepted: Mapping[str, _Attribute]) -> dict[str, object]:
-    values: dict[str, object] = {}
+def _attributes(element: ET.Element, accepted: Mapping[str, _Attribute]) -> dict[str, Any]:
+    # Any: each value has the type its attribute's converter gives, which is the type of the
+    # dataclass field of the same name that it is passed to.
+    values: dict[str, Any] = {}
     for name, raw in element.attrib.items():
         spec = accepted.get(name)
         if spec is None:

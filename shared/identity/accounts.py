@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from shared.money.ledger import opening_balance_op
 from shared.storage.errors import RowExists
 from shared.storage.keys import IDENTITY_KEY, PROFILE_KEY
-from shared.storage.rows import Insert, Replace, Row
+from shared.storage.rows import Insert, Replace, Row, Value
 
 if TYPE_CHECKING:
     # Only a type: the table store (and its SDK) is built by bootstrap, never imported here.
@@ -81,7 +81,7 @@ class Accounts:
         return _profile(user_id, row) if row else None
 
     def _create_account(self, user_id: str, provider: str, email: str) -> Row:
-        data = {"email": email, "provider": provider, "created_at": self.clock()}
+        data: dict[str, Value] = {"email": email, "provider": provider, "created_at": self.clock()}
         try:
             self.accounts.commit(user_id, [Insert(PROFILE_KEY, data), opening_balance_op()])
         except RowExists:

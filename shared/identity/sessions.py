@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from shared.storage.errors import RowChanged
 from shared.storage.keys import is_valid_entry_id, session_key
-from shared.storage.rows import Insert, Remove
+from shared.storage.rows import Insert, Remove, Value
 
 if TYPE_CHECKING:
     # Only a type: the table store (and its SDK) is built by bootstrap, never imported here.
@@ -82,7 +82,7 @@ class Sessions:
         secret = secrets.token_urlsafe(32)
         now = self.clock()
         session = Session(user_id, secrets.token_hex(16), now, now + self.ttl)
-        data = {
+        data: dict[str, Value] = {
             "secret_hash": _secret_hash(secret),
             "created_at": session.created_at,
             "expires_at": session.expires_at,

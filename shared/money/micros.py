@@ -64,7 +64,7 @@ def minor_unit_exponent(currency: str) -> int:
 
 def micros_to_minor(micros: int, currency: str) -> int:
     """Micros to the processor's minor units (cents for USD); exact or AmountError."""
-    per_minor = MICROS_PER_UNIT // 10 ** minor_unit_exponent(currency)
+    per_minor: int = MICROS_PER_UNIT // 10 ** minor_unit_exponent(currency)
     minor, rest = divmod(micros, per_minor)
     if rest:
         raise AmountError(f"{micros} micros is not a whole number of {currency} minor units")
@@ -72,7 +72,8 @@ def micros_to_minor(micros: int, currency: str) -> int:
 
 
 def minor_to_micros(minor: int, currency: str) -> int:
-    return minor * (MICROS_PER_UNIT // 10 ** minor_unit_exponent(currency))
+    per_minor: int = MICROS_PER_UNIT // 10 ** minor_unit_exponent(currency)
+    return minor * per_minor
 
 
 def format_micros(micros: int, currency: str) -> str:

@@ -26,6 +26,8 @@ class Row:
 
     def integer(self, name: str, default: int = 0) -> int:
         value = self.data.get(name, default)
+        if isinstance(value, datetime):
+            raise TypeError(f"{name} holds a time, not a number")
         return int(value) if value is not None else default
 
     def text(self, name: str, default: str = "") -> str:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from azure.core import MatchConditions
@@ -48,6 +48,8 @@ from shared.storage.errors import (
 from shared.storage.rows import Insert, Op, Page, Replace, Row, Touch, Value
 
 MAX_TRANSACTION_OPS = 100
+
+T = TypeVar("T")
 
 # Per round trip. Inside a region a storage answer takes milliseconds; these only bound how
 # long a dead or stalled store can hold a request (the request's deadline bounds the sum).
@@ -86,7 +88,7 @@ class Table:
             _call(lambda: self.client.submit_transaction([_batch_op(partition, op) for op in ops]))
         except TableTransactionError as err:
             failed = ops[err.index] if 0 <= err.index < len(ops) else ops[0]
-            code = str(err.error_code or "")
+            code = str(getattr(err, "error_code", None) or "")
             if code == "EntityAlreadyExists":
                 raise RowExists(failed.key) from None
             if code in ("UpdateConditionNotSatisfied", "ResourceNotFound"):
@@ -236,7 +238,7 @@ def _within_deadline(request: PipelineRequest[Any]) -> None:
     options["read_timeout"] = min(READ_TIMEOUT_SECONDS, left)
 
 
-def _call(action: Any) -> Any:
+def _call(action: Callable[[], T]) -> T:
     try:
         deadline.check()
         return action()

@@ -84,7 +84,7 @@ class TwilioCallsApi(CallsApi):
 def _http_client(base_url: str | None) -> Any:
     from twilio.http.http_client import TwilioHttpClient
 
-    class RebasedHttpClient(TwilioHttpClient):
+    class RebasedHttpClient(TwilioHttpClient):  # type: ignore[misc]  # the library is untyped
         """Twilio's own HTTP client, pointed at another base address when one is set."""
 
         def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:

@@ -66,7 +66,7 @@ def signed_url(url: str) -> str:
 
 def sign(url: str, params: Params, auth_token: str) -> str:
     """The signature Twilio sends for a POST of `params` to `url` (the sandbox signs so)."""
-    return RequestValidator(auth_token).compute_signature(signed_url(url), _Form(params))
+    return str(RequestValidator(auth_token).compute_signature(signed_url(url), _Form(params)))
 
 
 def verify(url: str, params: Params, signature: str | None, auth_token: str) -> None:

@@ -49,7 +49,7 @@ def dial(plan: DialPlan) -> str:
         status_callback_method="POST",
     )
     response.append(command)
-    return response.to_xml()
+    return str(response.to_xml())
 
 
 def refuse(sentence: str) -> str:
@@ -57,15 +57,15 @@ def refuse(sentence: str) -> str:
     response = VoiceResponse()
     response.say(sentence)
     response.hangup()
-    return response.to_xml()
+    return str(response.to_xml())
 
 
 def hang_up() -> str:
     response = VoiceResponse()
     response.hangup()
-    return response.to_xml()
+    return str(response.to_xml())
 
 
 def empty() -> str:
     """An answer with nothing to do (status callbacks ignore the body anyway)."""
-    return VoiceResponse().to_xml()
+    return str(VoiceResponse().to_xml())
