@@ -1,31 +1,35 @@
 """Wiring in one place: builds each dependency from the settings the first time it is needed.
 
-Nothing is created at import time, and each piece is built lazily, so a cold start pays only
-for what its first request uses (the Stripe and Twilio SDKs stay unloaded for a balance read).
+Nothing is created at import time, and nothing is even imported before it is needed: each
+property imports the module it builds from. So a cold start pays only for what its first
+request uses: a token mint loads the table store and Twilio's JWT code, never the rate deck,
+phonenumbers or the Stripe SDK.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 
-from shared.calling.calls import Calls
-from shared.calling.open_calls import OpenCalls
-from shared.calling.pricing import Pricing
 from shared.config import Settings, get_settings
-from shared.credit.payments import Payments
-from shared.credit.stripe_gateway import StripeGateway
-from shared.identity.accounts import Accounts
-from shared.identity.sessions import Sessions
-from shared.money.ledger import Ledger
 from shared.storage.keys import (
     ACCOUNTS_TABLE,
     IDENTITIES_TABLE,
     OPEN_CALLS_TABLE,
     PAYMENTS_TABLE,
 )
-from shared.storage.table_store import TableStore
-from shared.telephony.calls_api import TwilioCallsApi
+
+if TYPE_CHECKING:
+    from shared.calling.calls import Calls
+    from shared.calling.pricing import Pricing
+    from shared.credit.payments import Payments
+    from shared.credit.stripe_gateway import StripeGateway
+    from shared.identity.accounts import Accounts
+    from shared.identity.sessions import Sessions
+    from shared.money.ledger import Ledger
+    from shared.storage.table_store import TableStore
+    from shared.telephony.calls_api import TwilioCallsApi
 
 
 class Services:
@@ -34,28 +38,41 @@ class Services:
 
     @cached_property
     def store(self) -> TableStore:
+        from shared.storage.table_store import TableStore
+
         return TableStore(self.settings.storage_connection_string)
 
     @cached_property
     def ledger(self) -> Ledger:
+        from shared.money.ledger import Ledger
+
         return Ledger(self.store.table(ACCOUNTS_TABLE))
 
     @cached_property
     def accounts(self) -> Accounts:
+        from shared.identity.accounts import Accounts
+
         return Accounts(self.store.table(ACCOUNTS_TABLE), self.store.table(IDENTITIES_TABLE))
 
     @cached_property
     def sessions(self) -> Sessions:
+        from shared.identity.sessions import Sessions
+
         return Sessions(
             self.store.table(ACCOUNTS_TABLE), timedelta(seconds=self.settings.session_ttl_seconds)
         )
 
     @cached_property
     def pricing(self) -> Pricing:
+        from shared.calling.pricing import Pricing
+
         return Pricing.from_settings(self.settings.calling)
 
     @cached_property
     def calls(self) -> Calls:
+        from shared.calling.calls import Calls
+        from shared.calling.open_calls import OpenCalls
+
         return Calls(
             self.store.table(ACCOUNTS_TABLE),
             OpenCalls(self.store.table(OPEN_CALLS_TABLE)),
@@ -66,14 +83,20 @@ class Services:
 
     @cached_property
     def twilio_calls_api(self) -> TwilioCallsApi:
+        from shared.telephony.calls_api import TwilioCallsApi
+
         return TwilioCallsApi(self.settings.twilio)
 
     @cached_property
     def stripe_gateway(self) -> StripeGateway:
+        from shared.credit.stripe_gateway import StripeGateway
+
         return StripeGateway(self.settings.stripe)
 
     @cached_property
     def payments(self) -> Payments:
+        from shared.credit.payments import Payments
+
         return Payments(
             ledger=self.ledger,
             accounts=self.store.table(ACCOUNTS_TABLE),
