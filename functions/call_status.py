@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import azure.functions as func
 
 from functions._edge import endpoint, services, twilio_webhook, twiml_response
-from shared.calling.calls import ReportEffect
 from shared.calling.lifecycle import StatusReport, dial_action_report, status_callback_report
+from shared.calling.reports import ReportEffect
 from shared.storage.keys import is_valid_entry_id
 from shared.telephony.twiml import empty, hang_up
 from shared.telephony.webhook_paths import DIAL_ACTION_ROUTE, STATUS_CALLBACK_ROUTE

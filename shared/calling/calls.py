@@ -1,119 +1,41 @@
-"""Calls in storage: placing the single active-call hold, following Twilio's reports, and
-settling each call exactly once, in the user's partition of the accounts table.
+"""Calls in storage, in the user's partition of the accounts table: the one front that the
+functions and reconciliation use, composing the jobs that each live in their own module.
 
-- Placing a call is one transaction: the call row, the hold, its history row, and the balance
-  row rewritten unchanged with If-Match, so that the time limit was computed from the balance
-  as it still is when the call is recorded (a refund landing meanwhile makes it re-read). The
-  call goes into the open-calls index (calling.open_calls) just before, and leaves it after
-  it is settled.
-- Settling is one ledger post keyed by the dialled leg's CallSid (Ledger.post with `also=`):
-  the debit, the final call row and history row, and the released hold. A second final report
-  finds the call settled, or loses the race on the ledger entry; either way nothing changes.
+- Placing the call and the user's single active-call hold: shared.calling.placing.
+- Following Twilio's reports about it: shared.calling.reports.
+- Settling it exactly once, in one ledger post: shared.calling.settling.
+- Reading calls back, one or a page of history: shared.calling.history.
 
 The decisions themselves are in shared.calling.lifecycle.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from shared.calling.lifecycle import (
-    CallRecord,
-    Hold,
-    Outcome,
-    StatusReport,
-    Step,
-    apply_report,
-)
+from shared.calling.errors import CallsBusy
+from shared.calling.history import CallHistory, CallsPage
+from shared.calling.lifecycle import CallRecord, StatusReport
 from shared.calling.open_calls import OpenCalls
-from shared.calling.pricing import (
-    CallRefused,
-    InsufficientCredit,
-    PricedDestination,
-    affordable_seconds,
-)
-from shared.money.ledger import Balance, EntryKind, Ledger, PostStatus, back_off, balance_from_row
-from shared.storage.errors import RowChanged, RowExists
-from shared.storage.keys import (
-    BALANCE_KEY,
-    CALL_HISTORY_PREFIX,
-    HOLD_KEY,
-    call_history_key,
-    call_key,
-)
-from shared.storage.rows import Insert, Op, Remove, Replace, Row, Touch
+from shared.calling.placing import Placement, Placing
+from shared.calling.pricing import PricedDestination
+from shared.calling.reports import ReportResult, Reports
+from shared.calling.settling import Settling
+from shared.money.ledger import Ledger
 
 if TYPE_CHECKING:
     # Only a type: the table store (and its SDK) is built by bootstrap, never imported here.
     from shared.storage.table_store import Table
 
-logger = logging.getLogger("ownnumber.calls")
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class AnotherCallActive(CallRefused):
-    code = "call_in_progress"
+# CallsBusy is raised by placing and reports alike; the edge maps it to a 503 from here.
+__all__ = ["Calls", "CallsBusy"]
 
 
-class CallAlreadyEnded(CallRefused):
-    code = "call_ended"
-
-
-class SessionEnded(CallRefused):
-    """The sign-in session the browser's token was minted for has ended (sign-out, expiry,
-    account deletion): its token may place no more calls."""
-
-    code = "session_ended"
-
-
-class CallsBusy(Exception):
-    """The call's rows kept changing under every attempt; the caller should retry."""
-
-
-class ReportEffect(StrEnum):
-    UNKNOWN_CALL = "unknown_call"
-    IGNORED = "ignored"
-    UPDATED = "updated"
-    SETTLED = "settled"
-    ALREADY_SETTLED = "already_settled"
-
-
-@dataclass(frozen=True)
-class ReportResult:
-    effect: ReportEffect
-    record: CallRecord | None = None
-    why: str = ""
-
-
-@dataclass(frozen=True)
-class Placement:
-    record: CallRecord
-    # True when Twilio asked again about a call already placed (a retried webhook).
-    replayed: bool = False
-
-
-@dataclass(frozen=True)
-class CallsPage:
-    calls: list[CallRecord]
-    continuation: str | None
-
-
-class _Reconsider(Exception):
-    """The call changed between deciding and writing: read it again and decide again."""
-
-
-@dataclass
-class _Indexing:
-    """Whether one delivery of the voice webhook put its call in the open-calls index."""
-
-    tried: bool = False
-    added: bool = False  # by this delivery, so it removes the row if the call is refused
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -123,234 +45,38 @@ class Calls:
     ledger: Ledger
     currency: str
     reconcile_margin: timedelta
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Callable[[], datetime] = field(default=_utc_now)
     max_attempts: int = 30
+    placing: Placing = field(init=False, repr=False)
+    reports: Reports = field(init=False, repr=False)
+    call_history: CallHistory = field(init=False, repr=False)
 
-    def get(self, user_id: str, call_sid: str) -> CallRecord | None:
-        row = self.accounts.get(user_id, call_key(call_sid))
-        return CallRecord.from_row(row) if row else None
+    def __post_init__(self) -> None:
+        self.placing = Placing(
+            self.accounts,
+            self.open_calls,
+            self.currency,
+            self.reconcile_margin,
+            self.clock,
+            self.max_attempts,
+        )
+        settling = Settling(self.accounts, self.open_calls, self.ledger)
+        self.reports = Reports(self.accounts, settling, self.max_attempts)
+        self.call_history = CallHistory(self.accounts)
 
     def place(
         self, user_id: str, call_sid: str, priced: PricedDestination, session: str
     ) -> Placement:
-        """Record the call and take the user's hold, or raise the CallRefused saying why not.
-
-        `session` is the key of the sign-in session whose token placed the call: the
-        transaction requires that row, so a token outliving its session places nothing.
-        Usually one read (the balance) and two writes (the open-calls index, then the account's
-        transaction): a retried webhook, another call or a stale hold is read only once the
-        transaction has failed on its row.
-        """
-        key = call_key(call_sid)
-        indexing = _Indexing()
-        try:
-            return self._place(user_id, call_sid, key, priced, session, indexing)
-        except CallRefused:
-            if indexing.added:
-                self.open_calls.remove(user_id, call_sid)
-            raise
-
-    def _place(
-        self,
-        user_id: str,
-        call_sid: str,
-        key: str,
-        priced: PricedDestination,
-        session: str,
-        indexing: _Indexing,
-    ) -> Placement:
-        stale_hold_etag: str | None = None
-        for attempt in range(self.max_attempts):
-            balance_row = self.accounts.get(user_id, BALANCE_KEY)
-            try:
-                max_seconds = affordable_seconds(
-                    balance_from_row(balance_row), priced.rate, self.currency
-                )
-                if balance_row is None:
-                    # No balance row is a zero balance, which affordable_seconds refuses; this
-                    # holds even if pricing ever let a zero balance through.
-                    raise InsufficientCredit("You have no credit; add credit to make calls.")
-            except CallRefused:
-                # Twilio asking again about a call placed before the balance moved: that call.
-                replayed = self._replay(user_id, key)
-                if replayed is None:
-                    raise
-                return replayed
-            now = self.clock()
-            hold = Hold(call_sid, now, max_seconds)
-            if not indexing.tried:
-                indexing.added = self.open_calls.add(user_id, hold)
-                indexing.tried = True
-            record = CallRecord(
-                call_sid=call_sid,
-                user_id=user_id,
-                to=priced.destination.e164,
-                country=priced.destination.country,
-                rate=priced.rate,
-                max_seconds=max_seconds,
-                started_at=now,
-                history_key=call_history_key((now - _EPOCH) // timedelta(microseconds=1), call_sid),
-            )
-            data = record.to_data()
-            hold_op: Op = (
-                Insert(HOLD_KEY, hold.to_data())
-                if stale_hold_etag is None
-                else Replace(HOLD_KEY, hold.to_data(), stale_hold_etag)
-            )
-            try:
-                self.accounts.commit(
-                    user_id,
-                    [
-                        # The call first: a retried webhook fails on it, and is replayed.
-                        Insert(key, data),
-                        Touch(session, {"last_call_at": now}),
-                        hold_op,
-                        Insert(record.history_key, data),
-                        Replace(BALANCE_KEY, dict(balance_row.data), balance_row.etag),
-                    ],
-                )
-                return Placement(record)
-            except RowExists as conflict:
-                if conflict.key == HOLD_KEY:
-                    held = self.accounts.get(user_id, HOLD_KEY)
-                    if held is None or held.text("call_sid") != call_sid:
-                        stale_hold_etag = self._stale_hold_etag(held, now)
-                        continue
-                if conflict.key in (key, HOLD_KEY):
-                    replayed = self._replay(user_id, key)
-                    if replayed is not None:
-                        return replayed
-            except RowChanged as conflict:
-                if conflict.key == session:
-                    raise SessionEnded("You are signed out; sign in again to make calls.") from None
-                if conflict.key == HOLD_KEY:
-                    stale_hold_etag = None  # the stale hold was replaced or released meanwhile
-            back_off(attempt)  # a racing call, report or post: look again
-        raise CallsBusy(f"account {user_id} stayed busy while placing a call")
-
-    def _replay(self, user_id: str, key: str) -> Placement | None:
-        """The call as placed by an earlier delivery of its webhook, if there was one."""
-        row = self.accounts.get(user_id, key)
-        if row is None:
-            return None
-        record = CallRecord.from_row(row)
-        if record.is_final:
-            raise CallAlreadyEnded("This call has already ended.")
-        return Placement(record, replayed=True)
-
-    def _stale_hold_etag(self, row: Row | None, now: datetime) -> str | None:
-        """The ETag of another call's hold, which may be replaced once stale (None: released
-        meanwhile); AnotherCallActive while it is not."""
-        if row is None:
-            return None
-        current = Hold.from_row(row)
-        if not current.is_stale(now, self.reconcile_margin):
-            raise AnotherCallActive(
-                "You already have a call in progress; hang it up before starting another."
-            )
-        # Reconciliation could not settle that call for hours: let the user call again, and
-        # leave the unsettled call for an operator (its row still says what is known).
-        logger.error(
-            "Replacing the stale hold of call %s, which was never settled", current.call_sid
-        )
-        return row.etag
+        """See Placing.place."""
+        return self.placing.place(user_id, call_sid, priced, session)
 
     def report(self, user_id: str, call_sid: str, report: StatusReport) -> ReportResult:
-        """Apply one report about the call `call_sid` (the parent CallSid) of this user."""
-        key = call_key(call_sid)
-        for attempt in range(self.max_attempts):
-            row = self.accounts.get(user_id, key)
-            if row is None:
-                return ReportResult(ReportEffect.UNKNOWN_CALL)
-            outcome = apply_report(CallRecord.from_row(row), report)
-            try:
-                if outcome.step is Step.UPDATE:
-                    data = outcome.record.to_data()
-                    self.accounts.commit(
-                        user_id,
-                        [Replace(key, data, row.etag), Replace(outcome.record.history_key, data)],
-                    )
-                    return ReportResult(ReportEffect.UPDATED, outcome.record)
-                if outcome.step is Step.SETTLE:
-                    return self._settle(user_id, report, outcome, row)
-            except (_Reconsider, RowChanged):
-                back_off(attempt)
-                continue
-            effect = (
-                ReportEffect.ALREADY_SETTLED
-                if outcome.step is Step.ALREADY_SETTLED
-                else ReportEffect.IGNORED
-            )
-            return ReportResult(effect, outcome.record, outcome.why)
-        raise CallsBusy(f"call {call_sid} stayed busy")
+        """See Reports.apply."""
+        return self.reports.apply(user_id, call_sid, report)
 
-    def _settle(
-        self, user_id: str, report: StatusReport, decided: Outcome, read: Row
-    ) -> ReportResult:
-        settled = decided.record
-        key = call_key(settled.call_sid)
-        # The first attempt conditions on the call row the decision was made from (its ETag
-        # guards it); later attempts read it again.
-        unused: list[Row] = [read]
-
-        def settlement_ops(_: Balance | None = None) -> list[Op]:
-            # Called again on every attempt of the post: the rows it conditions on are re-read,
-            # and a call settled meanwhile (or changed in what it owes) stops the post.
-            row = unused.pop() if unused else self.accounts.get(user_id, key)
-            again = apply_report(CallRecord.from_row(row), report) if row else None
-            if again is None or again.step is not Step.SETTLE:
-                raise _Reconsider
-            final = again.record
-            if (final.child_sid, final.charge_micros) != (settled.child_sid, settled.charge_micros):
-                raise _Reconsider
-            data = final.to_data()
-            ops: list[Op] = [Replace(key, data, row.etag), Replace(final.history_key, data)]
-            hold = self.accounts.get(user_id, HOLD_KEY)
-            if hold is not None and hold.text("call_sid") == final.call_sid:
-                ops.append(Remove(HOLD_KEY, hold.etag))
-            return ops
-
-        if settled.child_sid:
-            posted = self.ledger.post(
-                user_id,
-                settled.child_sid,
-                -settled.charge_micros,
-                EntryKind.CALL_CHARGE,
-                _charge_details(settled),
-                also=settlement_ops,
-            )
-            if posted.status is PostStatus.ALREADY_APPLIED:
-                return ReportResult(ReportEffect.ALREADY_SETTLED, settled)
-        else:
-            # No leg was dialled, so there is nothing to bill: the call and its hold alone.
-            self.accounts.commit(user_id, settlement_ops())
-        self.open_calls.remove(user_id, settled.call_sid)
-        logger.info(
-            "Settled call %s (%s, %s s billed, %s micros) from %s",
-            settled.call_sid,
-            settled.status,
-            settled.billed_seconds,
-            settled.charge_micros,
-            report.source.value,
-        )
-        return ReportResult(ReportEffect.SETTLED, settled)
+    def get(self, user_id: str, call_sid: str) -> CallRecord | None:
+        return self.call_history.get(user_id, call_sid)
 
     def history(self, user_id: str, limit: int, continuation: str | None = None) -> CallsPage:
         """The user's calls, newest first, one page."""
-        page = self.accounts.page(user_id, CALL_HISTORY_PREFIX, limit, continuation)
-        return CallsPage([CallRecord.from_row(row) for row in page.rows], page.continuation)
-
-
-def _charge_details(record: CallRecord) -> dict[str, str | int]:
-    # What the ledger shows of a call; the dialled number stays in the call row, which the
-    # privacy rules can erase, while the ledger is kept for accounting.
-    return {
-        "call_sid": record.call_sid,
-        "status": record.status,
-        "country": record.country,
-        "destination": record.description,
-        "duration_seconds": record.duration_seconds,
-        "billed_seconds": record.billed_seconds,
-        "per_minute_micros": record.rate.per_minute_micros,
-        "increments": record.rate.increments,
-    }
+        return self.call_history.page(user_id, limit, continuation)

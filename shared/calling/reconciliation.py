@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from shared.calling.calls import Calls, CallsBusy, ReportEffect
+from shared.calling.calls import Calls
+from shared.calling.calls_api import CallsApi, TwilioApiUnavailable
+from shared.calling.errors import CallsBusy
 from shared.calling.lifecycle import reconciliation_report
+from shared.calling.reports import ReportEffect
 from shared.storage.errors import RowChanged, StorageUnavailable
 from shared.storage.keys import HOLD_KEY
 from shared.storage.rows import Remove
-from shared.telephony.calls_api import CallsApi, TwilioApiUnavailable
 
 logger = logging.getLogger("ownnumber.reconciliation")
 

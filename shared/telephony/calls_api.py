@@ -1,19 +1,20 @@
 """Twilio's Calls API, read-only, for reconciliation: a call and the legs it dialled.
 
-The port (`CallsApi`) is what reconciliation depends on; `TwilioCallsApi` implements it with
-`twilio.rest.Client`, loaded only when first used. Its HTTP layer sends what the SDK addresses
-to https://api.twilio.com to TWILIO_API_BASE_URL instead when that is set (the sandbox's
-loopback fake), so the SDK's own requests and parsing run unchanged in tests.
+The port (`CallsApi`, in shared.calling.calls_api) is what reconciliation depends on;
+`TwilioCallsApi` implements it with `twilio.rest.Client`, loaded only when first used. Its HTTP
+layer sends what the SDK addresses to https://api.twilio.com to TWILIO_API_BASE_URL instead when
+that is set (the sandbox's loopback fake), so the SDK's own requests and parsing run unchanged
+in tests.
 """
 
 from __future__ import annotations
 
 import threading
-from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 import requests
 
+from shared.calling.calls_api import CallsApi, TwilioApiUnavailable
 from shared.calling.lifecycle import TwilioCallView
 from shared.config import TwilioSettings
 
@@ -22,20 +23,6 @@ if TYPE_CHECKING:
 
 TWILIO_API_ORIGIN = "https://api.twilio.com"
 _TIMEOUT_SECONDS = 10.0
-
-
-class TwilioApiUnavailable(Exception):
-    """Twilio's API could not be reached or answered with an error; try again later."""
-
-
-class CallsApi(ABC):
-    @abstractmethod
-    def fetch(self, call_sid: str) -> TwilioCallView | None:
-        """The call, or None when Twilio does not know it."""
-
-    @abstractmethod
-    def children(self, parent_call_sid: str) -> list[TwilioCallView]:
-        """The legs this call dialled (for <Dial><Number>, at most one)."""
 
 
 class TwilioCallsApi(CallsApi):

@@ -11,9 +11,10 @@ from datetime import timedelta
 
 import pytest
 
-from shared.calling.calls import AnotherCallActive, CallAlreadyEnded, Calls
+from shared.calling.calls import Calls
 from shared.calling.lifecycle import Hold, Source, StatusReport
 from shared.calling.open_calls import OpenCalls
+from shared.calling.placing import AnotherCallActive, CallAlreadyEnded
 from shared.calling.reconciliation import reconcile
 from shared.money.ledger import EntryKind, Ledger
 from shared.storage.keys import BALANCE_KEY, HOLD_KEY

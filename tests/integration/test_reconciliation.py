@@ -13,18 +13,19 @@ from typing import Any
 import pytest
 from azure.data.tables import TableClient
 
-from shared.calling.calls import Calls, ReportEffect
+from shared.calling.calls import Calls
+from shared.calling.calls_api import CallsApi
 from shared.calling.destination_policy import Destination
 from shared.calling.lifecycle import Hold, Source, StatusReport, TwilioCallView
 from shared.calling.open_calls import OpenCalls
 from shared.calling.pricing import PricedDestination
 from shared.calling.rating import Rate
 from shared.calling.reconciliation import reconcile
+from shared.calling.reports import ReportEffect
 from shared.money.ledger import EntryKind, Ledger
 from shared.storage.keys import HOLD_KEY, OPEN_CALLS_PARTITION, call_key, open_call_key, session_key
 from shared.storage.rows import Insert, Replace
 from shared.storage.table_store import Table, TableStore
-from shared.telephony.calls_api import CallsApi
 
 START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 MARGIN = timedelta(minutes=5)

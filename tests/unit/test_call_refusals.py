@@ -7,10 +7,11 @@ from typing import Any, cast
 
 import pytest
 
-import shared.calling.calls
-from shared.calling.calls import AnotherCallActive, Calls
+import shared.calling.placing
+from shared.calling.calls import Calls
 from shared.calling.destination_policy import Destination, DestinationRefused, PremiumRateRefused
 from shared.calling.open_calls import OpenCalls
+from shared.calling.placing import AnotherCallActive
 from shared.calling.pricing import InsufficientCredit, NotPriced, PricedDestination
 from shared.calling.rating import Rate
 from shared.errors import CallRefused
@@ -51,7 +52,7 @@ def test_every_refusal_is_a_call_refused_with_a_reason_and_a_code() -> None:
 def test_no_balance_row_refuses_the_call_even_if_pricing_let_it_through(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(shared.calling.calls, "affordable_seconds", lambda *_: 60)
+    monkeypatch.setattr(shared.calling.placing, "affordable_seconds", lambda *_: 60)
     accounts = cast(Table, EmptyAccounts())
     calls = Calls(accounts, OpenCalls(accounts), Ledger(accounts), "USD", timedelta(minutes=5))
     with pytest.raises(InsufficientCredit):
