@@ -116,9 +116,7 @@ def measure(storage: str, runs: int = 11) -> list[Ratio]:
     env = app_environment(storage)
     sessions = Sessions(TableStore(storage).table(ACCOUNTS_TABLE), timedelta(hours=1))
     cookie, session = sessions.start("u" + "be" * 16)
-    env.update(
-        BENCH_USER=session.user_id, BENCH_SESSION=session.session_id, BENCH_COOKIE=cookie
-    )
+    env.update(BENCH_USER=session.user_id, BENCH_SESSION=session.session_id, BENCH_COOKIE=cookie)
     return [
         Ratio(
             "import function_app + get_functions() / import azure.functions",

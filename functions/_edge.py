@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import azure.functions as func
 
 from shared.bootstrap import Services, get_services
-from shared.calling.calls import CallsBusy
+from shared.calling.errors import CallsBusy
 from shared.config import ConfigError
 from shared.credit.payments import AccountBusy, PaymentInconsistent
 from shared.credit.provider import PaymentProviderRefused, PaymentProviderUnavailable

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from shared.calling.errors import CallsBusy
 from shared.calling.history import CallHistory, CallsPage
 from shared.calling.lifecycle import CallRecord, StatusReport
 from shared.calling.open_calls import OpenCalls
@@ -29,9 +28,6 @@ from shared.money.ledger import Ledger
 if TYPE_CHECKING:
     # Only a type: the table store (and its SDK) is built by bootstrap, never imported here.
     from shared.storage.table_store import Table
-
-# CallsBusy is raised by placing and reports alike; the edge maps it to a 503 from here.
-__all__ = ["Calls", "CallsBusy"]
 
 
 def _utc_now() -> datetime:
