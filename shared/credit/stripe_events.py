@@ -9,7 +9,7 @@ refused (EventFieldInvalid, a 400) when an amount in it is not one Stripe sends:
 outside 0..MAX_MINOR_UNITS, or not an integer, or our metadata's credit outside
 1..MAX_CREDIT_MICROS. Such a figure is a bug or a forgery; stored, it would overflow Table
 Storage's Int64 or the balance. (That the credit is the one its pack was sold with needs our
-rows: Payments checks it.)
+rows: credit.purchases checks it.)
 """
 
 from __future__ import annotations
