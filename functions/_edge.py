@@ -17,7 +17,7 @@ import azure.functions as func
 from shared.bootstrap import Services, get_services
 from shared.calling.errors import CallsBusy
 from shared.config import ConfigError
-from shared.credit.payments import AccountBusy, PaymentInconsistent
+from shared.credit.errors import AccountBusy, PaymentInconsistent
 from shared.credit.provider import PaymentProviderRefused, PaymentProviderUnavailable
 from shared.credit.stripe_gateway import WebhookSignatureInvalid
 from shared.deadline import DeadlinePassed, deadline

@@ -34,7 +34,6 @@ from shared.credit.checkout_requests import (
     offered_pack,
 )
 from shared.credit.disputes import Disputes
-from shared.credit.errors import AccountBusy, PaymentInconsistent
 from shared.credit.outcome import Outcome
 from shared.credit.payment_book import PaymentBook
 from shared.credit.payment_records import CheckoutRecord, CheckoutView, checkout_data
@@ -60,10 +59,6 @@ from shared.storage.rows import Insert
 if TYPE_CHECKING:
     # Only a type: the table store (and its SDK) is built by bootstrap, never imported here.
     from shared.storage.table_store import Table
-
-# Re-exported so that callers keep their import path; the edge may import the errors from
-# credit.errors instead, which loads nothing else.
-__all__ = ["AccountBusy", "Outcome", "PaymentInconsistent", "Payments"]
 
 logger = logging.getLogger("ownnumber.payments")
 

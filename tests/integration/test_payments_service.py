@@ -18,8 +18,9 @@ from hypothesis import given, settings
 from local_host.sandbox.stripe_signing import build_event
 from shared.config import ConfigError, CreditPack
 from shared.credit.checkout_requests import CheckoutRequest, CheckoutSession
+from shared.credit.outcome import Outcome
 from shared.credit.payment_records import payment_from_row
-from shared.credit.payments import Outcome, Payments
+from shared.credit.payments import Payments
 from shared.credit.provider import (
     PaymentProvider,
     PaymentProviderRefused,

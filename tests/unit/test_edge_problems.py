@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from functions._edge import problem_for
-from shared.credit.payments import AccountBusy, PaymentInconsistent
+from shared.credit.errors import AccountBusy, PaymentInconsistent
 from shared.money.ledger import EntryIdReused
 
 

@@ -9,7 +9,7 @@ import azure.functions as func
 import pytest
 
 from functions import stripe_webhook
-from shared.credit.payments import Outcome
+from shared.credit.outcome import Outcome
 from shared.credit.stripe_events import StripeEvent
 
 USER = "u0123456789abcdef0123456789abcdef"
