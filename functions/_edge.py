@@ -9,7 +9,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from http.cookies import CookieError, SimpleCookie
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import azure.functions as func
@@ -17,20 +17,30 @@ import azure.functions as func
 from shared.bootstrap import Services, get_services
 from shared.calling.errors import CallsBusy
 from shared.config import ConfigError
-from shared.credit.errors import AccountBusy, PaymentInconsistent
-from shared.credit.provider import PaymentProviderRefused, PaymentProviderUnavailable
-from shared.credit.stripe_gateway import WebhookSignatureInvalid
+from shared.credit.errors import (
+    AccountBusy,
+    PaymentInconsistent,
+    PaymentProviderRefused,
+    PaymentProviderUnavailable,
+    WebhookSignatureInvalid,
+)
 from shared.deadline import DeadlinePassed, deadline
 from shared.errors import Forbidden, InvalidInput, NotFound, NotSignedIn
-from shared.identity.accounts import InvalidEmail
-from shared.identity.sessions import COOKIE_NAME, SECURE_COOKIE_NAME, Session
+from shared.identity.errors import InvalidEmail
 from shared.json_body import parse_json
-from shared.money.ledger import EntryIdReused, LedgerBusy
+from shared.money.errors import EntryIdReused, LedgerBusy
 from shared.storage.errors import BadContinuation, StorageUnavailable
 from shared.telephony.signature import SIGNATURE_HEADER, SignatureInvalid, verified_webhook
 from shared.telephony.twiml import TWIML_CONTENT_TYPE
 
+if TYPE_CHECKING:
+    from shared.identity.sessions import Session
+
 logger = logging.getLogger("ownnumber")
+
+COOKIE_NAME = "ownnumber_session"
+# Browsers accept a __Host- cookie only when it is Secure, with Path=/ and no Domain.
+SECURE_COOKIE_NAME = "__Host-ownnumber_session"
 
 Handler = Callable[[func.HttpRequest], func.HttpResponse]
 

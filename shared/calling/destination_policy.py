@@ -1,6 +1,8 @@
 """Which numbers OwnNumber will call, decided before any money or carrier is involved.
 
-Pure domain over `phonenumbers` (offline metadata, no I/O). Premium-rate, shared-cost and
+Pure domain over `phonenumbers` (offline metadata, no I/O), which is imported on the first
+number checked rather than with this module: its metadata costs a cold start that a token
+mint or a webhook does not need. Premium-rate, shared-cost and
 similar numbers are refused because their cost to the caller is unknown or is the point of a
 fraud (international revenue share), emergency numbers because a browser call has no location
 and no guaranteed route. Operators add countries and prefixes of their own.
@@ -14,11 +16,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-
-import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType, shortnumberinfo
+from functools import cache
+from typing import TYPE_CHECKING
 
 from shared.errors import CallRefused
+
+if TYPE_CHECKING:
+    import phonenumbers
 
 # Longer input is garbage, not a phone number; refusing it early bounds the parsing work.
 _MAX_INPUT_CHARS = 64
@@ -32,22 +36,32 @@ _COUNTRY = re.compile(r"[A-Z]{2}")
 _PREFIX = re.compile(r"[1-9][0-9]{0,14}")
 _NO_COUNTRY = "001"  # phonenumbers' region for non-geographic codes such as +800 and +882
 
-_ALLOWED_TYPES: dict[int, str] = {
-    PhoneNumberType.FIXED_LINE: "fixed_line",
-    PhoneNumberType.MOBILE: "mobile",
-    # Where the numbering plan cannot tell them apart, as in the whole of +1.
-    PhoneNumberType.FIXED_LINE_OR_MOBILE: "fixed_line_or_mobile",
-    PhoneNumberType.TOLL_FREE: "toll_free",
-    PhoneNumberType.VOIP: "voip",
-    PhoneNumberType.VOICEMAIL: "voicemail",
-}
 
-_HIGH_RISK_TYPES: dict[int, str] = {
-    PhoneNumberType.PAGER: "a pager number",
-    PhoneNumberType.UAN: "a universal access (non-geographic) number",
-    PhoneNumberType.PERSONAL_NUMBER: "a personal (follow-me) number",
-    PhoneNumberType.UNKNOWN: "a number of unknown type",
-}
+@cache
+def _allowed_types() -> dict[int, str]:
+    from phonenumbers import PhoneNumberType
+
+    return {
+        PhoneNumberType.FIXED_LINE: "fixed_line",
+        PhoneNumberType.MOBILE: "mobile",
+        # Where the numbering plan cannot tell them apart, as in the whole of +1.
+        PhoneNumberType.FIXED_LINE_OR_MOBILE: "fixed_line_or_mobile",
+        PhoneNumberType.TOLL_FREE: "toll_free",
+        PhoneNumberType.VOIP: "voip",
+        PhoneNumberType.VOICEMAIL: "voicemail",
+    }
+
+
+@cache
+def _high_risk_types() -> dict[int, str]:
+    from phonenumbers import PhoneNumberType
+
+    return {
+        PhoneNumberType.PAGER: "a pager number",
+        PhoneNumberType.UAN: "a universal access (non-geographic) number",
+        PhoneNumberType.PERSONAL_NUMBER: "a personal (follow-me) number",
+        PhoneNumberType.UNKNOWN: "a number of unknown type",
+    }
 
 
 @dataclass(frozen=True)
@@ -121,6 +135,9 @@ def check_destination(
     Without `default_region` the number must be international, starting with '+'; with it,
     national numbers of that region are accepted too.
     """
+    import phonenumbers
+    from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+
     has_plus, digits = _clean(raw)
     region_hint = default_region.upper() if default_region else None
 
@@ -156,8 +173,9 @@ def check_destination(
         raise SharedCostRefused(
             f"{shown} is a shared-cost number; OwnNumber does not call shared-cost numbers."
         )
-    if number_type not in _ALLOWED_TYPES:
-        kind = _HIGH_RISK_TYPES.get(number_type, "a number of unknown type")
+    allowed = _allowed_types()
+    if number_type not in allowed:
+        kind = _high_risk_types().get(number_type, "a number of unknown type")
         raise HighRiskNumberRefused(
             f"{shown} is {kind}; OwnNumber does not call these numbers because what they cost "
             "cannot be known in advance."
@@ -178,7 +196,7 @@ def check_destination(
                 f"numbers starting +{prefix}.",
                 "blocked_prefix",
             )
-    return Destination(e164=e164, country=country, number_type=_ALLOWED_TYPES[number_type])
+    return Destination(e164=e164, country=country, number_type=allowed[number_type])
 
 
 def parse_policy_settings(blocked_countries: str, blocked_prefixes: str) -> PolicySettings:
@@ -186,6 +204,8 @@ def parse_policy_settings(blocked_countries: str, blocked_prefixes: str) -> Poli
 
     Raises ValueError naming the first bad item: a typo here would otherwise block nothing.
     """
+    import phonenumbers
+
     countries: set[str] = set()
     for item in _items(blocked_countries):
         country = item.upper()
@@ -231,6 +251,9 @@ def _clean(raw: str) -> tuple[bool, str]:
 
 def _is_emergency_here(has_plus: bool, digits: str, region_hint: str | None) -> bool:
     """Is this an emergency number where the digits say the call goes?"""
+    import phonenumbers
+    from phonenumbers import shortnumberinfo
+
     if len(digits) > _MAX_EMERGENCY_DIGITS + 3:
         return False
     if not has_plus:
@@ -252,6 +275,8 @@ def _is_emergency_here(has_plus: bool, digits: str, region_hint: str | None) -> 
 def _is_emergency_anywhere(digits: str) -> bool:
     # Asked only of numbers that are not callable anyway, so a match changes the message, not
     # the outcome; that includes a '+' typed before a short number ("+112").
+    from phonenumbers import shortnumberinfo
+
     return len(digits) <= _MAX_EMERGENCY_DIGITS and any(
         shortnumberinfo.is_emergency_number(digits, region)
         for region in shortnumberinfo.SUPPORTED_SHORT_REGIONS
@@ -268,6 +293,9 @@ def _emergency(raw: str) -> EmergencyNumberRefused:
 
 def _display(number: phonenumbers.PhoneNumber) -> str:
     # International format, with the spaces people read rather than the dashes of +1 numbers.
+    import phonenumbers
+    from phonenumbers import PhoneNumberFormat
+
     return phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL).replace("-", " ")
 
 

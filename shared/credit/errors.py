@@ -1,11 +1,25 @@
-"""The payments service's own errors, in a module that imports nothing: the HTTP edge maps
-them to status codes without loading the ledger, the table store or any SDK.
+"""Credit's errors, in a module that imports only shared.errors: the HTTP edge maps them to
+status codes without loading the ledger, the table store or any SDK.
 
-The errors of the Stripe port stay with the port (credit.provider), those of a checkout
-request with the request (credit.checkout_requests).
+The errors of a checkout request stay with the request (credit.checkout_requests), which is
+plain data too.
 """
 
 from __future__ import annotations
+
+from shared.errors import InvalidInput
+
+
+class PaymentProviderUnavailable(Exception):
+    """Stripe could not be reached or failed; the caller (or Stripe's redelivery) retries."""
+
+
+class PaymentProviderRefused(Exception):
+    """Stripe refused a request as invalid (a bug or a misconfiguration on our side)."""
+
+
+class WebhookSignatureInvalid(InvalidInput):
+    """The Stripe-Signature header is missing, forged, or older than the tolerance."""
 
 
 class AccountBusy(Exception):

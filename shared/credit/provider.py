@@ -1,4 +1,5 @@
-"""The port to Stripe: what the payments service asks of it, and the two ways asking fails."""
+"""The port to Stripe: what the payments service asks of it (the two ways asking fails,
+PaymentProviderUnavailable and PaymentProviderRefused, are in credit.errors)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,6 @@ from abc import ABC, abstractmethod
 
 from shared.credit.checkout_requests import CheckoutRequest, CheckoutSession
 from shared.credit.stripe_events import PaymentIntentInfo, Reversal
-
-
-class PaymentProviderUnavailable(Exception):
-    """Stripe could not be reached or failed; the caller (or Stripe's redelivery) retries."""
-
-
-class PaymentProviderRefused(Exception):
-    """Stripe refused a request as invalid (a bug or a misconfiguration on our side)."""
 
 
 class PaymentProvider(ABC):

@@ -15,10 +15,10 @@ from datetime import datetime
 
 from shared.config import ConfigError, CreditPack
 from shared.credit.checkout_requests import META_CREDIT, META_PACK
+from shared.credit.errors import PaymentProviderRefused, PaymentProviderUnavailable
 from shared.credit.outcome import Outcome
 from shared.credit.payment_book import PaymentBook, RowBuild, posted
 from shared.credit.payment_records import CheckoutRecord, PaymentRecord, checkout_data
-from shared.credit.provider import PaymentProviderRefused, PaymentProviderUnavailable
 from shared.credit.stripe_events import EventFieldInvalid, SessionFacts
 from shared.money.ledger import EntryKind
 from shared.storage.keys import checkout_key

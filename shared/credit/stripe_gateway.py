@@ -14,11 +14,12 @@ from typing import Any
 
 from shared.config import ConfigError, StripeSettings
 from shared.credit.checkout_requests import CheckoutRequest, CheckoutSession
-from shared.credit.provider import (
-    PaymentProvider,
+from shared.credit.errors import (
     PaymentProviderRefused,
     PaymentProviderUnavailable,
+    WebhookSignatureInvalid,
 )
+from shared.credit.provider import PaymentProvider
 from shared.credit.stripe_events import (
     PaymentIntentInfo,
     Reversal,
@@ -27,7 +28,6 @@ from shared.credit.stripe_events import (
     payment_intent_info,
     reversal_facts,
 )
-from shared.errors import InvalidInput
 from shared.json_body import parse_json
 
 logger = logging.getLogger("ownnumber.stripe")
@@ -35,10 +35,6 @@ logger = logging.getLogger("ownnumber.stripe")
 SIGNATURE_TOLERANCE_SECONDS = 300
 # Stripe answers in well under a second; a webhook that waits longer should fail and be retried.
 _TIMEOUT_SECONDS = 20
-
-
-class WebhookSignatureInvalid(InvalidInput):
-    """The Stripe-Signature header is missing, forged, or older than the tolerance."""
 
 
 class StripeGateway(PaymentProvider):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from shared.identity.errors import InvalidEmail
 from shared.money.ledger import opening_balance_op
 from shared.storage.errors import RowExists
 from shared.storage.keys import IDENTITY_KEY, PROFILE_KEY
@@ -20,10 +21,6 @@ if TYPE_CHECKING:
     from shared.storage.table_store import Table
 
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{2,63}")
-
-
-class InvalidEmail(ValueError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,6 @@ if TYPE_CHECKING:
     # Only a type: the table store (and its SDK) is built by bootstrap, never imported here.
     from shared.storage.table_store import Table
 
-COOKIE_NAME = "ownnumber_session"
-# Browsers accept a __Host- cookie only when it is Secure, with Path=/ and no Domain.
-SECURE_COOKIE_NAME = "__Host-ownnumber_session"
-
 # What the browser sends back: user id, session id, secret (token_urlsafe has no dots).
 _TOKEN = re.compile(r"(u[0-9a-f]{32})\.([0-9a-f]{32})\.([A-Za-z0-9_-]{43})")
 _IDENTITY = re.compile(r"(u[0-9a-f]{32})_([0-9a-f]{32})")

@@ -29,6 +29,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from shared import deadline
+from shared.money.errors import EntryIdReused, LedgerBusy
 from shared.storage.errors import RowChanged, RowExists
 from shared.storage.keys import (
     BALANCE_KEY,
@@ -65,14 +66,6 @@ class EntryKind(StrEnum):
 class PostStatus(StrEnum):
     APPLIED = "applied"
     ALREADY_APPLIED = "already_applied"
-
-
-class EntryIdReused(Exception):
-    """The entry id was already used for a different amount or kind: never silently merged."""
-
-
-class LedgerBusy(Exception):
-    """The account changed under every attempt; the caller should retry later."""
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared.money.ledger import (
-    Balance,
-    EntryIdReused,
-    EntryKind,
-    Ledger,
-    LedgerBusy,
-    Planned,
-    PostStatus,
-)
+from shared.money.errors import EntryIdReused, LedgerBusy
+from shared.money.ledger import Balance, EntryKind, Ledger, Planned, PostStatus
 from shared.storage.keys import JOURNAL_PREFIX
 from shared.storage.rows import Insert, Replace
 from shared.storage.table_store import Table

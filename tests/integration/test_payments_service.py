@@ -18,14 +18,11 @@ from hypothesis import given, settings
 from local_host.sandbox.stripe_signing import build_event
 from shared.config import ConfigError, CreditPack
 from shared.credit.checkout_requests import CheckoutRequest, CheckoutSession
+from shared.credit.errors import PaymentProviderRefused, PaymentProviderUnavailable
 from shared.credit.outcome import Outcome
 from shared.credit.payment_records import payment_from_row
 from shared.credit.payments import Payments
-from shared.credit.provider import (
-    PaymentProvider,
-    PaymentProviderRefused,
-    PaymentProviderUnavailable,
-)
+from shared.credit.provider import PaymentProvider
 from shared.credit.stripe_events import (
     Card,
     EventFieldInvalid,

@@ -8,7 +8,7 @@ import pytest
 
 from functions._edge import problem_for
 from shared.credit.errors import AccountBusy, PaymentInconsistent
-from shared.money.ledger import EntryIdReused
+from shared.money.errors import EntryIdReused
 
 
 def test_an_event_id_reused_for_another_amount_is_a_409_and_logged_as_an_error(

@@ -9,7 +9,8 @@ import pytest
 
 from local_host.sandbox.stripe_signing import build_event, encode_event, stripe_signature
 from shared.config import StripeSettings
-from shared.credit.stripe_gateway import StripeGateway, WebhookSignatureInvalid
+from shared.credit.errors import WebhookSignatureInvalid
+from shared.credit.stripe_gateway import StripeGateway
 
 SECRET = "whsec_unit"
 SESSION = {
