@@ -48,6 +48,34 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+def storage_connection_parts(value: str) -> dict[str, str] | None:
+    """The key=value pairs of a connection string (keys lower-cased), or None if it has none."""
+    parts: dict[str, str] = {}
+    for segment in value.split(";"):
+        if not segment.strip():
+            continue  # a trailing ';' is common and harmless
+        key, sep, val = segment.partition("=")
+        if not sep or not key.strip() or not val.strip():
+            return None
+        parts[key.strip().lower()] = val.strip()
+    return parts or None
+
+
+def is_development_storage(value: str) -> bool:
+    """UseDevelopmentStorage=true, however spelt: the local Azurite."""
+    parts = storage_connection_parts(value)
+    return parts == {"usedevelopmentstorage": "true"}
+
+
+def is_storage_connection_string(value: str) -> bool:
+    parts = storage_connection_parts(value)
+    if parts is None:
+        return False
+    if "usedevelopmentstorage" in parts:
+        return is_development_storage(value)
+    return "accountname" in parts and ("accountkey" in parts or "sharedaccesssignature" in parts)
+
+
 def is_loopback_url(url: str | None) -> bool:
     return bool(url) and is_loopback_host(urlsplit(url or "").hostname)
 
@@ -207,6 +235,8 @@ class _Reader:
         return value
 
     def url(self, name: str, *, required: bool = True, https_only: bool = False) -> str | None:
+        """An http(s) URL; with https_only, plain http only to this machine (a test's fake),
+        never across a network, where it would carry keys in clear."""
         value = self.required(name) if required else self.optional(name)
         if not value:
             return None
@@ -214,10 +244,23 @@ class _Reader:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             self.complain(f"The setting {name} must be an http(s) URL.")
             return None
-        if https_only and parts.scheme != "https":
+        if https_only and parts.scheme != "https" and not is_loopback_host(parts.hostname):
             self.complain(f"The setting {name} must use https outside the local sandbox.")
             return None
         return value.rstrip("/")
+
+    def storage_connection(self, name: str) -> str:
+        """A Table Storage connection string: UseDevelopmentStorage=true (Azurite), or
+        key=value pairs naming the account and a key or SAS token."""
+        value = self.required(name, "Use UseDevelopmentStorage=true for Azurite.")
+        if value and not is_storage_connection_string(value):
+            self.complain(
+                f"The setting {name} is not a storage connection string: expected "
+                "UseDevelopmentStorage=true or DefaultEndpointsProtocol=https;AccountName=…;"
+                "AccountKey=…;EndpointSuffix=core.windows.net."
+            )
+            return ""
+        return value
 
 
 def _parse_credit_packs(raw: str, currency: str) -> tuple[CreditPack, ...]:
@@ -299,7 +342,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     public_base_url = read.url("PUBLIC_BASE_URL", https_only=not sandbox) or ""
     currency = read.matching("CURRENCY", r"[A-Z]{3}", "USD", required=False) or "USD"
 
-    twilio_api = read.url("TWILIO_API_BASE_URL", required=False)
+    twilio_api = read.url("TWILIO_API_BASE_URL", required=False, https_only=not sandbox)
     twilio = TwilioSettings(
         account_sid=read.matching("TWILIO_ACCOUNT_SID", r"AC[0-9a-f]{32}", "AC followed by 32 hex"),
         auth_token=read.required("TWILIO_AUTH_TOKEN"),
@@ -311,7 +354,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         caller_id=read.matching("TWILIO_CALLER_ID", r"\+[1-9][0-9]{6,14}", "+15005550006"),
         api_base_url=twilio_api or (f"{public_base_url}{SANDBOX_TWILIO_PATH}" if sandbox else None),
     )
-    stripe_api = read.url("STRIPE_API_BASE_URL", required=False)
+    stripe_api = read.url("STRIPE_API_BASE_URL", required=False, https_only=not sandbox)
     stripe = StripeSettings(
         secret_key=read.matching(
             "STRIPE_SECRET_KEY", r"(sk|rk)_(test|live)_[A-Za-z0-9]+", "sk_test_..."
@@ -351,9 +394,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     settings = Settings(
         mode=mode,
         public_base_url=public_base_url,
-        storage_connection_string=read.required(
-            "AzureWebJobsStorage", "Use UseDevelopmentStorage=true for Azurite."
-        ),
+        storage_connection_string=read.storage_connection("AzureWebJobsStorage"),
         currency=currency,
         credit_packs=credit_packs,
         session_ttl_seconds=read.integer("SESSION_TTL_SECONDS", 7 * 24 * 3600, 300, 90 * 86400),

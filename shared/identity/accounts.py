@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     # Only a type: the table store (and its SDK) is built by bootstrap, never imported here.
     from shared.storage.table_store import Table
 
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{2,63}")
 
 
@@ -33,6 +35,10 @@ class Profile:
 
 def normalise_email(raw: str) -> str:
     email = raw.strip().lower()
+    # Control, format (zero-width, bidi overrides) and unassigned characters can make two
+    # addresses look alike, or one look like another: no real address holds them.
+    if any(unicodedata.category(c) in _INVISIBLE for c in email):
+        raise InvalidEmail("An email address cannot hold control or invisible characters.")
     if len(email) > 320 or not _EMAIL.fullmatch(email):
         raise InvalidEmail(f"{raw.strip()[:80]!r} is not an email address.")
     return email

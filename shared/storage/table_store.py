@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ from shared.storage.errors import (
     StorageUnavailable,
 )
 from shared.storage.rows import Insert, Op, Page, Replace, Row, Touch, Value
+
+logger = logging.getLogger("ownnumber.storage")
 
 MAX_TRANSACTION_OPS = 100
 
@@ -251,9 +254,13 @@ def _call(action: Callable[[], T]) -> T:
     except TableTransactionError:
         raise
     except HttpResponseError as err:
-        if err.status_code is not None and err.status_code < 500 and err.status_code != 408:
-            raise
-        raise StorageUnavailable(f"Table Storage answered {err.status_code}") from err
+        status = err.status_code or 0
+        if 400 <= status < 500 and status != 408:
+            # Not a passing fault: a wrong account key (403), an endpoint that is not Table
+            # Storage, or a request we should never have made. Still a 503 for the caller, who
+            # can do nothing else, and an error in the log for whoever can fix it.
+            logger.error("Table Storage refused a request: HTTP %s %s", status, err.reason)
+        raise StorageUnavailable(f"Table Storage answered {status}") from err
     except AzureError as err:
         raise StorageUnavailable(f"Table Storage is unreachable: {type(err).__name__}") from err
 

@@ -68,6 +68,15 @@ def test_an_email_with_a_lone_surrogate_is_a_400(client: Client, email: str) -> 
     assert "not valid Unicode" in response.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    "email", ["a\u0000b@example.com", "a\u200b@example.com", "\u202eliam@example.com"]
+)
+def test_an_email_with_control_or_invisible_characters_is_a_400(client: Client, email: str) -> None:
+    response = client.post("/api/auth/dev-login", json={"email": email})
+    assert_problem(response)
+    assert "invisible" in response.json()["detail"]
+
+
 @pytest.mark.parametrize("path", ["/api/ledger", "/api/calls"])
 @pytest.mark.parametrize("size", [2049, 40_000])
 def test_a_continuation_token_far_longer_than_ours_is_a_400(

@@ -185,3 +185,44 @@ def test_an_empty_environment_names_every_required_setting() -> None:
         "AUTH_CLIENT_SECRET",
     ):
         assert f"The setting {name} is missing" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "garbage",
+        "AccountKey=pa55w0rd",
+        "UseDevelopmentStorage=false",
+        "UseDevelopmentStorage=true;AccountName=x",
+        "DefaultEndpointsProtocol=https;AccountName=;AccountKey=pa55w0rd",
+        "=;=",
+    ],
+)
+def test_a_malformed_storage_connection_string_is_named_never_shown(value: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({**sample(), "AzureWebJobsStorage": value})
+    assert "AzureWebJobsStorage is not a storage connection string" in str(raised.value)
+    assert "pa55w0rd" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "UseDevelopmentStorage=true",
+        "UseDevelopmentStorage=true;",
+        "DefaultEndpointsProtocol=https;AccountName=ownnumberdata;AccountKey=a2V5;"
+        "EndpointSuffix=core.windows.net",
+        "TableEndpoint=https://ownnumberdata.table.core.windows.net/;"
+        "AccountName=ownnumberdata;SharedAccessSignature=sv=2024&sig=x",
+    ],
+)
+def test_storage_connection_strings_azure_accepts_are_accepted(value: str) -> None:
+    assert load_settings({**sample(), "AzureWebJobsStorage": value}).storage_connection_string
+
+
+@pytest.mark.parametrize("name", ["TWILIO_API_BASE_URL", "STRIPE_API_BASE_URL"])
+def test_provider_addresses_need_https_in_production_unless_on_this_machine(name: str) -> None:
+    with pytest.raises(ConfigError, match=f"{name} must use https"):
+        load_settings({**production(), name: "http://api.example.org"})
+    settings = load_settings({**production(), name: "http://127.0.0.1:9100/fake"})
+    assert settings.mode is Mode.PRODUCTION
