@@ -30,8 +30,7 @@ from shared.identity.errors import InvalidEmail
 from shared.json_body import parse_json
 from shared.money.errors import EntryIdReused, LedgerBusy
 from shared.storage.errors import BadContinuation, StorageUnavailable
-from shared.telephony.signature import SIGNATURE_HEADER, SignatureInvalid, verified_webhook
-from shared.telephony.twiml import TWIML_CONTENT_TYPE
+from shared.telephony.errors import SignatureInvalid
 
 if TYPE_CHECKING:
     from shared.identity.sessions import Session
@@ -211,6 +210,8 @@ def twilio_webhook(req: func.HttpRequest) -> dict[str, str]:
 
     Only the path and raw query come from the request; PUBLIC_BASE_URL supplies the rest.
     """
+    from shared.telephony.signature import SIGNATURE_HEADER, verified_webhook
+
     url = urlsplit(req.url)
     return verified_webhook(
         services().settings,
@@ -222,6 +223,8 @@ def twilio_webhook(req: func.HttpRequest) -> dict[str, str]:
 
 
 def twiml_response(xml: str) -> func.HttpResponse:
+    from shared.telephony.twiml import TWIML_CONTENT_TYPE
+
     return func.HttpResponse(
         xml, status_code=200, headers={"Cache-Control": "no-store"}, mimetype=TWIML_CONTENT_TYPE
     )

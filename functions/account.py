@@ -1,11 +1,15 @@
 """The signed-in user's own account: profile, balance and ledger."""
 
+from typing import TYPE_CHECKING
+
 import azure.functions as func
 
 from functions._edge import endpoint, int_param, json_response, require_session, services
 from shared.errors import NotSignedIn
-from shared.money.ledger import Balance, LedgerEntry
 from shared.money.micros import format_micros
+
+if TYPE_CHECKING:
+    from shared.money.ledger import Balance, LedgerEntry
 
 bp = func.Blueprint()
 
@@ -51,7 +55,7 @@ def ledger(req: func.HttpRequest) -> func.HttpResponse:
     )
 
 
-def _balance_json(balance: Balance) -> dict[str, object]:
+def _balance_json(balance: "Balance") -> dict[str, object]:
     currency = services().settings.currency
     return {
         "balance_micros": balance.micros,
@@ -61,7 +65,7 @@ def _balance_json(balance: Balance) -> dict[str, object]:
     }
 
 
-def _entry_json(entry: LedgerEntry) -> dict[str, object]:
+def _entry_json(entry: "LedgerEntry") -> dict[str, object]:
     currency = services().settings.currency
     return {
         "id": entry.entry_id,

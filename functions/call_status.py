@@ -11,15 +11,16 @@ once.
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import azure.functions as func
 
 from functions._edge import endpoint, services, twilio_webhook, twiml_response
-from shared.calling.lifecycle import StatusReport, dial_action_report, status_callback_report
-from shared.calling.reports import ReportEffect
 from shared.storage.keys import is_valid_entry_id
-from shared.telephony.twiml import empty, hang_up
 from shared.telephony.webhook_paths import DIAL_ACTION_ROUTE, STATUS_CALLBACK_ROUTE
+
+if TYPE_CHECKING:
+    from shared.calling.lifecycle import StatusReport
 
 bp = func.Blueprint()
 logger = logging.getLogger("ownnumber.call_status")
@@ -28,6 +29,9 @@ logger = logging.getLogger("ownnumber.call_status")
 @bp.route(route=STATUS_CALLBACK_ROUTE, methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint
 def call_status(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.calling.lifecycle import status_callback_report
+    from shared.telephony.twiml import empty
+
     form = twilio_webhook(req)
     report = status_callback_report(form, datetime.now(UTC))
     parent = form.get("ParentCallSid")
@@ -38,6 +42,9 @@ def call_status(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route=DIAL_ACTION_ROUTE, methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint
 def dial_action(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.calling.lifecycle import dial_action_report
+    from shared.telephony.twiml import hang_up
+
     form = twilio_webhook(req)
     report = dial_action_report(form, datetime.now(UTC))
     if report is not None:
@@ -46,7 +53,9 @@ def dial_action(req: func.HttpRequest) -> func.HttpResponse:
     return twiml_response(hang_up())
 
 
-def _apply(req: func.HttpRequest, report: StatusReport, same_call: Callable[[str], bool]) -> None:
+def _apply(req: func.HttpRequest, report: "StatusReport", same_call: Callable[[str], bool]) -> None:
+    from shared.calling.reports import ReportEffect
+
     user_id, call_sid = req.params.get("user", ""), req.params.get("call", "")
     if not (is_valid_entry_id(user_id) and is_valid_entry_id(call_sid) and same_call(call_sid)):
         logger.warning("Ignored a %s report for no call of ours", report.source.value)

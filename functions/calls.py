@@ -1,12 +1,15 @@
 """GET /api/calls: the signed-in user's calls, newest first, page by page."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import azure.functions as func
 
 from functions._edge import endpoint, int_param, json_response, require_session, services
-from shared.calling.lifecycle import CallRecord
 from shared.money.micros import format_micros
+
+if TYPE_CHECKING:
+    from shared.calling.lifecycle import CallRecord
 
 bp = func.Blueprint()
 
@@ -22,7 +25,7 @@ def calls(req: func.HttpRequest) -> func.HttpResponse:
     )
 
 
-def _call_json(call: CallRecord) -> dict[str, object]:
+def _call_json(call: "CallRecord") -> dict[str, object]:
     currency = services().settings.currency
     return {
         "call_sid": call.call_sid,

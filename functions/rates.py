@@ -1,14 +1,16 @@
 """GET /api/rates?to=…: what calling a number costs, and whether (and how long) the signed-in
 user can call it now."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
 from functions._edge import endpoint, json_response, require_session, services
-from shared.calling.pricing import PricedDestination, affordable_seconds
 from shared.errors import CallRefused, InvalidInput
 from shared.money.micros import format_micros
+
+if TYPE_CHECKING:
+    from shared.calling.pricing import PricedDestination
 
 bp = func.Blueprint()
 
@@ -30,6 +32,8 @@ _UNPRICED = dict.fromkeys(
 @bp.route(route="rates", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint
 def rates(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.calling.pricing import affordable_seconds
+
     session = require_session(req)
     dialled = req.params.get("to", "")
     if not dialled.strip():
@@ -58,7 +62,7 @@ def rates(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(answer)
 
 
-def _priced(priced: PricedDestination, currency: str) -> dict[str, Any]:
+def _priced(priced: "PricedDestination", currency: str) -> dict[str, Any]:
     rate = priced.rate
     return {
         "e164": priced.destination.e164,

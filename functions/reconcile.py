@@ -6,7 +6,6 @@ from datetime import timedelta
 import azure.functions as func
 
 from functions._edge import services
-from shared.calling.reconciliation import reconcile as reconcile_calls
 
 bp = func.Blueprint()
 logger = logging.getLogger("ownnumber.reconcile")
@@ -14,6 +13,8 @@ logger = logging.getLogger("ownnumber.reconcile")
 
 @bp.timer_trigger(arg_name="timer", schedule="0 */15 * * * *", run_on_startup=False)
 def reconcile(timer: func.TimerRequest) -> None:
+    from shared.calling.reconciliation import reconcile as reconcile_calls
+
     deps = services()
     grace = timedelta(seconds=deps.settings.calling.reconcile_grace_seconds)
     summary = reconcile_calls(deps.calls, deps.twilio_calls_api, grace)

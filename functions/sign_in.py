@@ -14,7 +14,6 @@ from functions._edge import (
 )
 from shared.config import is_loopback_url
 from shared.errors import NotFound
-from shared.identity.accounts import normalise_email
 
 bp = func.Blueprint()
 
@@ -24,6 +23,8 @@ DEV_PROVIDER = "dev"
 @bp.route(route="auth/dev-login", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint
 def dev_login(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.identity.accounts import normalise_email
+
     deps = services()
     # Outside the sandbox this route must look like it does not exist at all. Start-up already
     # refuses a sandbox off loopback; this checks again on every request, so that no setting

@@ -12,8 +12,6 @@ from functions._edge import (
     require_session,
     services,
 )
-from shared.identity.sessions import voice_identity
-from shared.telephony.access_token import mint_voice_token, token_ttl
 
 bp = func.Blueprint()
 
@@ -21,6 +19,9 @@ bp = func.Blueprint()
 @bp.route(route="token", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint
 def token(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.identity.sessions import voice_identity
+    from shared.telephony.access_token import mint_voice_token, token_ttl
+
     require_same_origin(req)
     session = require_session(req)
     settings = services().settings

@@ -7,9 +7,7 @@ import azure.functions as func
 
 from functions._edge import endpoint, services, twilio_webhook, twiml_response
 from shared.errors import CallRefused, InvalidInput
-from shared.identity.sessions import parse_voice_identity
 from shared.storage.keys import is_valid_entry_id
-from shared.telephony.twiml import DialPlan, dial, refuse
 from shared.telephony.webhook_paths import VOICE_ROUTE, dial_callbacks
 
 bp = func.Blueprint()
@@ -21,6 +19,9 @@ _CLIENT_PREFIX = "client:"
 @bp.route(route=VOICE_ROUTE, methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint
 def voice(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.identity.sessions import parse_voice_identity
+    from shared.telephony.twiml import DialPlan, dial, refuse
+
     form = twilio_webhook(req)
     deps = services()
     settings = deps.settings

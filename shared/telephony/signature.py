@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl
 from twilio.request_validator import RequestValidator
 
 from shared.config import Settings
-from shared.errors import Forbidden
+from shared.telephony.errors import SignatureInvalid
 from shared.telephony.webhook_overrides import without_fragment
 from shared.telephony.webhook_paths import public_url, twilio_url
 
@@ -40,10 +40,6 @@ __all__ = [
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
 Params = Mapping[str, str] | Iterable[tuple[str, str]]
-
-
-class SignatureInvalid(Forbidden):
-    """The request does not carry Twilio's signature for the URL it was sent to."""
 
 
 class _Form(dict[str, list[str]]):
