@@ -2,10 +2,10 @@
 
 Pure domain over `phonenumbers` (offline metadata, no I/O), which is imported on the first
 number checked rather than with this module: its metadata costs a cold start that a token
-mint or a webhook does not need. Premium-rate, shared-cost and
-similar numbers are refused because their cost to the caller is unknown or is the point of a
-fraud (international revenue share), emergency numbers because a browser call has no location
-and no guaranteed route. Operators add countries and prefixes of their own.
+mint or a webhook does not need. Premium-rate, shared-cost and similar numbers are refused
+because their cost to the caller is unknown or is the point of a fraud (international revenue
+share), emergency numbers because a browser call has no location and no guaranteed route.
+Operators add countries and prefixes of their own.
 
 Every refusal carries a `reason` meant for the user, which contains the number they dialled:
 show it to them, but log only the machine `code`.

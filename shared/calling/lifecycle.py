@@ -1,10 +1,13 @@
 """A call's life as pure decisions: its record, the order of its statuses, and what each
 report about it (a status callback, the <Dial> action, Twilio's Calls API) does to it.
 
-No I/O here; shared.calling.placing, .reports and .settling store these records and what these
-functions decide. Twilio reports may come late, twice, or out of order, so a report only ever
+No I/O here; shared.calling.placing, .reports and .settling store these records and what
+these functions decide. Twilio reports may come late, twice, or out of order, so a report only ever
 moves a call forward (by status rank, then by SequenceNumber), and the first final status
 settles it: later ones change nothing.
+
+It is long because a call is one state machine: the record, the ranks, and the three kinds
+of report that move it belong in one place, where a reader can check them against each other.
 """
 
 from __future__ import annotations

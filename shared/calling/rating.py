@@ -1,7 +1,8 @@
 """Rating: what a call to a destination costs, and how long a balance can pay for.
 
-Pure domain. Amounts are integer micros of the deployment currency (see shared.money.micros); a
-fraction of a micro is always rounded up, so the operator never bills less than the deck says.
+Pure domain. Amounts are integer micros of the deployment currency (see shared.money.micros);
+a fraction of a micro is always rounded up, so the operator never bills less than the deck
+says.
 The deck format is described in docs/rate-deck.md.
 """
 

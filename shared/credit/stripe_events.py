@@ -4,12 +4,15 @@ act on, and `interpret()`, which decides without any I/O what each event asks fo
 
 Nothing here trusts a field it has not checked: an id we would key a row by must be a valid
 entry id, and a purchase is ours only if the metadata that /api/checkout set
-(shared/credit/checkout_requests.py) is all there and agrees with itself. A signed event is still
+(credit.checkout_requests) is all there and agrees with itself. A signed event is still
 refused (EventFieldInvalid, a 400) when an amount in it is not one Stripe sends: an amount
 outside 0..MAX_MINOR_UNITS, or not an integer, or our metadata's credit outside
 1..MAX_CREDIT_MICROS. Such a figure is a bug or a forgery; stored, it would overflow Table
 Storage's Int64 or the balance. (That the credit is the one its pack was sold with needs our
 rows: credit.purchases checks it.)
+
+It is long because it is the one door for Stripe's objects: every field we act on is read
+and checked here, so nothing past it ever sees an unchecked Stripe value.
 """
 
 from __future__ import annotations

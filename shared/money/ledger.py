@@ -13,6 +13,9 @@ times. The invariant this keeps: balance == sum of ledger amounts, no event twic
 `post_planned` is for an entry whose amount follows from rows read on each attempt (a
 refund's share of what is left of its payment's credit): the entry is looked up first, so a
 redelivery is already applied whatever the amount would be now.
+
+It is long because posting, retrying on a stale ETag, recognising a redelivery and reading
+entries back must agree on one row layout; split, they could drift apart.
 """
 
 from __future__ import annotations

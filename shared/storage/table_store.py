@@ -5,6 +5,9 @@ operations; azure-data-tables' types and exceptions stay in here. Storage faults
 `StorageUnavailable`, so the edge can answer 503 with Retry-After and callers (Twilio,
 Stripe) retry. Every round trip waits at most for the transport's time-outs and for what is
 left of the request's deadline (shared.deadline): a stalled store cannot hang a webhook.
+
+It is long because it is the only module that speaks the SDK: every operation's translation
+to and from azure-data-tables, and every SDK error's, is here and nowhere else.
 """
 
 from __future__ import annotations
