@@ -8,6 +8,10 @@ import sys
 from tests.servers import REPO
 
 HEAVY = ("stripe", "twilio.rest", "msal", "azure.monitor")
+# What the first request loads, and only if it needs it: the storage SDK and its HTTP client,
+# phonenumbers' metadata, any of Twilio's code. Loading the app itself (as the worker does at a
+# cold start) needs none of them; scripts/bench prints what that costs.
+FIRST_REQUEST = ("azure.data.tables", "requests", "phonenumbers", "twilio")
 
 
 def test_importing_function_app_loads_no_heavy_sdk() -> None:
@@ -29,3 +33,14 @@ def test_every_function_has_a_unique_name_and_a_trigger() -> None:
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert int(result.stdout) >= 7
+
+
+def test_loading_the_app_leaves_what_requests_need_to_the_requests() -> None:
+    probe = (
+        "import sys, function_app; function_app.app.get_functions(); "
+        f"print(','.join(m for m in {FIRST_REQUEST!r} if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
