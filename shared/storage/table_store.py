@@ -158,6 +158,7 @@ class Table:
 
         def first_page() -> Page:
             rows = [_row(entity) for entity in next(pages, [])]
+            # The pager sets continuation_token as it goes; its type hints do not declare it.
             next_token = pages.continuation_token  # type: ignore[attr-defined]
             return Page(rows, _encode_token(next_token) if next_token else None)
 
