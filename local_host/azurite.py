@@ -71,7 +71,7 @@ class Azurite:
         if self.data_dir is None:
             args.append("--inMemoryPersistence")
         else:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            _make_data_dir(self.data_dir)
             args += ["--location", str(self.data_dir)]
         # A file, not a pipe: a pipe nobody reads would fill and stall Azurite.
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as Azurite
@@ -114,3 +114,19 @@ class Azurite:
         if self._log:
             self._log.close()
             self._log = None
+
+
+def _make_data_dir(data_dir: Path) -> None:
+    """Creates the folder Azurite keeps its data in, if need be; AzuriteError, saying why in
+    a sentence, when it cannot be (a file in its place or above it, no permission, /proc…)."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        reason = "that is a file, not a folder"
+    except NotADirectoryError:
+        reason = "a folder above it is a file"
+    except OSError as error:
+        reason = (error.strerror or str(error)).rstrip(".").lower()
+    else:
+        return
+    raise AzuriteError(f"Azurite cannot keep its data in {data_dir}: {reason}.")

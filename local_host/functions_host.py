@@ -79,7 +79,9 @@ class FunctionsHost:
         return cls(app, prefix)
 
     def owns(self, path: str) -> bool:
-        prefix = f"/{self.route_prefix}" if self.route_prefix else ""
+        # Case-insensitive, as the Functions host's routes (ASP.NET Core's) are: /API/x is /api/x.
+        prefix = f"/{self.route_prefix}".lower() if self.route_prefix else ""
+        path = path.lower()
         return path == prefix or path.startswith(prefix + "/")
 
     def dispatch(self, request: LocalRequest) -> LocalResponse:

@@ -40,12 +40,13 @@ class StaticSite:
             body = not_found.read_bytes() if not_found else b"Not found"
             # Static Web Apps sends its global headers (the CSP among them) on errors too.
             headers = [("Content-Type", "text/html; charset=utf-8"), *self._global_headers()]
-            return LocalResponse(404, b"" if request.method == "HEAD" else body, headers)
+            return LocalResponse(404, body, headers)
         body = target.read_bytes()
         headers = [("Content-Type", self._mime(target)), *self._global_headers()]
         if route:
             headers += list(route.get("headers", {}).items())
-        return LocalResponse(200, b"" if request.method == "HEAD" else body, headers)
+        # The same for a HEAD: the server sends its length and leaves the body out.
+        return LocalResponse(200, body, headers)
 
     def _file(self, url_path: str) -> Path | None:
         relative = url_path.lstrip("/")

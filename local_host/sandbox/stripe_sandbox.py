@@ -21,9 +21,11 @@ import json
 from local_host.http_types import LocalRequest, LocalResponse, problem_response
 from local_host.routing import Route, RouteHandler, RouteTable
 from local_host.sandbox.checkout_page import CheckoutPage
+from local_host.sandbox.json_body import json_object
 from local_host.sandbox.stripe_api import StripeApi, StripeObjects, stripe_json
 from local_host.sandbox.stripe_simulator import ACTION_KINDS, ActionRefused, StripeSimulator
 from shared.config import SANDBOX_STRIPE_PATH, Settings
+from shared.errors import InvalidInput
 
 
 class StripeSandbox:
@@ -51,11 +53,9 @@ class StripeSandbox:
         if kind not in ACTION_KINDS:
             return problem_response(404, "Not found", f"Kinds are: {', '.join(ACTION_KINDS)}.")
         try:
-            data = json.loads(request.body or b"{}")
-        except ValueError:
-            return problem_response(400, "Invalid request", "The body is not JSON.")
-        if not isinstance(data, dict):
-            return problem_response(400, "Invalid request", "The body must be a JSON object.")
+            data = json_object(request.body, empty={})
+        except InvalidInput as error:
+            return problem_response(400, "Invalid request", str(error))
         session = self.objects.session(
             str(data.get("session_id", "")), str(data.get("payment_intent", ""))
         )

@@ -47,7 +47,6 @@ Every other number answers.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
@@ -62,7 +61,9 @@ from local_host.sandbox.call_simulation import (
     CallSimulator,
     SandboxRequestInvalid,
 )
+from local_host.sandbox.json_body import json_object
 from shared.config import Settings
+from shared.errors import InvalidInput
 from shared.telephony.webhook_overrides import InvalidOverrides, parse_overrides
 
 PREFIX = "/sandbox/telephony"
@@ -246,9 +247,6 @@ def _whole(value: Any, name: str, low: int, high: int) -> int:
 
 def _json_body(request: LocalRequest) -> dict[str, Any]:
     try:
-        data = json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError):
-        raise SandboxRequestInvalid("The request body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise SandboxRequestInvalid("The request body must be a JSON object.")
-    return data
+        return json_object(request.body)
+    except InvalidInput as error:
+        raise SandboxRequestInvalid(str(error)) from None

@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 import re
 import threading
 from collections.abc import Mapping
@@ -32,7 +31,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from local_host.http_types import LocalRequest, LocalResponse, json_response
+from local_host.sandbox.json_body import json_object
 from shared.config import SANDBOX_TWILIO_PATH, Settings
+from shared.errors import InvalidInput
 
 API_VERSION = "2010-04-01"
 _CALL_SID = re.compile(r"CA[0-9a-f]{32}")
@@ -246,8 +247,11 @@ class TwilioApiSandbox:
         if request.method != "POST":
             return _error(405, 20004, "Method not allowed")
         try:
-            data = json.loads(request.body or b"")
-            items = data.get("calls", [data]) if isinstance(data, dict) else None
+            data = json_object(request.body)
+        except InvalidInput as error:
+            return _error(400, 21000, str(error))
+        try:
+            items = data.get("calls", [data])
             if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
                 raise InvalidFakeCall('send a call object or {"calls": [call, ...]}')
             calls = [FakeCall.from_fields(item) for item in items]

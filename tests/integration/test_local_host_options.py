@@ -264,6 +264,30 @@ def test_a_port_in_use_is_one_sentence_and_leaves_no_azurite(tmp_path: Path) -> 
     assert not is_listening(azurite_port)
 
 
+@pytest.mark.parametrize(
+    ("data_dir", "reason"),
+    [
+        ("a-file", "that is a file, not a folder"),
+        ("a-file/azurite", "a folder above it is a file"),
+        ("/proc/ownnumber-azurite", "no such file or directory"),
+    ],
+    ids=["a-file", "below-a-file", "proc"],
+)
+def test_a_data_dir_that_cannot_be_made_is_one_sentence(
+    tmp_path: Path, data_dir: str, reason: str
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    path = tmp_path / data_dir
+    azurite_port = free_port()
+    result = own_azurite(path, azurite_port).run_until_exit()
+    assert result.returncode == 2
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stderr.strip() == (
+        f"OwnNumber cannot start: Azurite cannot keep its data in {path}: {reason}."
+    )
+    assert not is_listening(azurite_port)
+
+
 def test_azurite_keeps_what_it_acknowledged_when_stopped(tmp_path: Path) -> None:
     port = free_port()
     azurite = Azurite(port, tmp_path / "azurite").start()
