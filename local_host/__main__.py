@@ -22,14 +22,13 @@ from local_host.azurite import (
     is_listening,
 )
 from local_host.settings_file import SettingsFileError, load_into_environment
-from shared.config import is_loopback_host, is_loopback_url
+from shared.config import is_development_storage, is_loopback_host, is_loopback_url
 
 if TYPE_CHECKING:
     from local_host.http_types import Mount
     from local_host.server import LocalServer
     from local_host.timers import TimerRunner
 
-DEV_STORAGE = "UseDevelopmentStorage=true"
 DEFAULT_DATA_DIR = REPO / ".local" / "azurite"
 
 
@@ -90,7 +89,7 @@ class _Host:
         except SettingsFileError as error:
             raise StartupError(str(error)) from None
         _follow_listen_address(args.host, args.port, from_file)
-        uses_azurite = os.environ.get("AzureWebJobsStorage", "").strip() == DEV_STORAGE
+        uses_azurite = is_development_storage(os.environ.get("AzureWebJobsStorage", ""))
         if uses_azurite:
             if args.azurite_port == args.port:
                 raise StartupError(

@@ -105,7 +105,8 @@ class LocalServer:
         return LocalResponse(202)
 
     def serve_forever(self) -> None:
-        self._httpd.serve_forever(poll_interval=0.2)
+        # How soon shutdown() is noticed; a test server is started and stopped many times.
+        self._httpd.serve_forever(poll_interval=0.05)
 
     def start_background(self) -> None:
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)

@@ -62,9 +62,9 @@ def storage_connection_parts(value: str) -> dict[str, str] | None:
 
 
 def is_development_storage(value: str) -> bool:
-    """UseDevelopmentStorage=true, however spelt: the local Azurite."""
-    parts = storage_connection_parts(value)
-    return parts == {"usedevelopmentstorage": "true"}
+    """UseDevelopmentStorage=true, in any case: the local Azurite. Exactly that, as
+    azure-data-tables reads it (with a ';' after it, it is a malformed connection string)."""
+    return value.strip().lower() == "usedevelopmentstorage=true"
 
 
 def is_storage_connection_string(value: str) -> bool:

@@ -80,7 +80,11 @@ class StripeApi:
         self._requests: list[dict[str, Any]] = []
 
     def answer(self, request: LocalRequest, rest: str) -> LocalResponse:
-        params = decode_form(parse_qsl(request.body.decode(), keep_blank_values=True))
+        try:
+            form = request.body.decode()
+        except UnicodeDecodeError:
+            return _stripe_error(_StripeError(400, "The request body is not UTF-8 form data."))
+        params = decode_form(parse_qsl(form, keep_blank_values=True))
         query = decode_form(parse_qsl(request.query_string, keep_blank_values=True))
         key = request.headers.get("idempotency-key", "")
         record: dict[str, Any] = {

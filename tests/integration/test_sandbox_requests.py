@@ -91,3 +91,14 @@ def test_a_form_posted_from_another_site_changes_nothing_in_the_sandbox(
     assert response.status_code == 403, response.text[:300]
     assert response.headers["Content-Type"] == "application/problem+json"
     assert "evil.example.com" in response.json()["detail"]
+
+
+def test_the_stripe_fake_refuses_a_form_body_that_is_not_utf8(host: LocalHost) -> None:
+    response = requests.post(
+        f"{host.base_url}/sandbox/stripe/v1/checkout/sessions",
+        data=b"mode=\xff\xfe",
+        headers={"Authorization": "Bearer sk_test_sandbox"},
+        timeout=10,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "The request body is not UTF-8 form data."

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from shared.config import ConfigError, Mode, load_settings
+from shared.config import ConfigError, Mode, is_development_storage, load_settings
 from tests.servers import SAMPLE_SETTINGS
 
 
@@ -193,6 +193,8 @@ def test_an_empty_environment_names_every_required_setting() -> None:
         "garbage",
         "AccountKey=pa55w0rd",
         "UseDevelopmentStorage=false",
+        # azure-data-tables reads only the exact form as Azurite's; this one it cannot use.
+        "UseDevelopmentStorage=true;",
         "UseDevelopmentStorage=true;AccountName=x",
         "DefaultEndpointsProtocol=https;AccountName=;AccountKey=pa55w0rd",
         "=;=",
@@ -209,7 +211,7 @@ def test_a_malformed_storage_connection_string_is_named_never_shown(value: str) 
     "value",
     [
         "UseDevelopmentStorage=true",
-        "UseDevelopmentStorage=true;",
+        "usedevelopmentstorage=TRUE",
         "DefaultEndpointsProtocol=https;AccountName=ownnumberdata;AccountKey=a2V5;"
         "EndpointSuffix=core.windows.net",
         "TableEndpoint=https://ownnumberdata.table.core.windows.net/;"
@@ -226,3 +228,18 @@ def test_provider_addresses_need_https_in_production_unless_on_this_machine(name
         load_settings({**production(), name: "http://api.example.org"})
     settings = load_settings({**production(), name: "http://127.0.0.1:9100/fake"})
     assert settings.mode is Mode.PRODUCTION
+
+
+@pytest.mark.parametrize(
+    ("value", "azurite"),
+    [
+        ("UseDevelopmentStorage=true", True),
+        ("UseDevelopmentStorage=true;", False),
+        (" usedevelopmentstorage=TRUE ", True),
+        ("UseDevelopmentStorage = true", False),
+        ("UseDevelopmentStorage=True", True),
+        ("DefaultEndpointsProtocol=https;AccountName=a;AccountKey=a2V5", False),
+    ],
+)
+def test_development_storage_is_told_however_it_is_spelt(value: str, azurite: bool) -> None:
+    assert is_development_storage(value) is azurite
