@@ -2,7 +2,9 @@
 
 A forged or stale signature, or a signed event with a figure Stripe never sends (an amount
 of 10^30), is a 400 and changes nothing; storage trouble is a 503, which Stripe redelivers;
-an event about no account of ours is a 200, so it is not redelivered.
+an event about no account of ours is a 200, so it is not redelivered, and so is a purchase
+that did not pay its pack's price in our currency (outcome "refused": recorded, no credit,
+an error logged for whoever refunds it).
 """
 
 import logging

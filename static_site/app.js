@@ -114,6 +114,8 @@ async function followCheckout() {
     refunded: () => "This payment was refunded.",
     partially_refunded: () => "This payment was partly refunded.",
     disputed: () => "This payment is disputed.",
+    refused: () =>
+      "This payment did not match the pack's price, so no credit was added; it will be refunded.",
   };
   for (let attempt = 0; attempt < 30; attempt += 1) {
     const checkout = await api(`checkout/${encodeURIComponent(returned)}`);

@@ -12,6 +12,9 @@ class Outcome(StrEnum):
 
     APPLIED = "applied"  # money moved
     RECORDED = "recorded"  # a payment record changed, no money moved (pending, failed, ...)
+    # Paid, but not what was sold (credit.sold): recorded for an operator to refund, no credit.
+    # Answered 200 all the same, every time: a redelivery would be refused again.
+    REFUSED = "refused"
     ALREADY_APPLIED = "already_applied"  # a redelivery: nothing changed
     IGNORED = "ignored"  # not an event (or not a payment) this app acts on
 
@@ -20,7 +23,8 @@ _OUTCOME_RANK = {
     Outcome.IGNORED: 0,
     Outcome.ALREADY_APPLIED: 1,
     Outcome.RECORDED: 2,
-    Outcome.APPLIED: 3,
+    Outcome.REFUSED: 3,
+    Outcome.APPLIED: 4,
 }
 
 

@@ -20,6 +20,12 @@ A refund or dispute finds the user and the pack's credit from our own records wh
 purchase was already seen, and otherwise from the PaymentIntent's metadata, which
 `/api/checkout` set ({user_id, pack, credit_micros}). So a refund that arrives before its
 purchase still debits the right account, and the later credit makes the balance right.
+
+"Paid" is what the payment paid in our currency, which is the pack's price: a purchase is
+credited only then (credit.sold), and a PaymentIntent that paid anything else is taken as the
+refused payment it is. A refused payment granted no credit, so what goes back of it takes
+none back: its entries are of 0, which keep each refund and dispute applied once, and its
+record counts the money that went back, for the operator and the receipt.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from shared.config import CreditPack
 from shared.credit.errors import AccountBusy, PaymentInconsistent
 from shared.credit.outcome import Outcome
 from shared.credit.payment_records import (
@@ -40,6 +47,7 @@ from shared.credit.payment_records import (
     payment_from_row,
 )
 from shared.credit.provider import PaymentProvider
+from shared.credit.sold import Price, Refusal, price_sold, refusal
 from shared.credit.stripe_events import Purchase, Return, Reversal
 from shared.money.ledger import (
     Balance,
@@ -80,6 +88,8 @@ class PaymentBook:
     provider: PaymentProvider
     clock: Callable[[], datetime]
     max_attempts: int
+    packs: tuple[CreditPack, ...]
+    currency: str  # the deployment's CURRENCY: every credit is in it
 
     # -- reading --
 
@@ -104,6 +114,13 @@ class PaymentBook:
         logger.warning("Stripe event about %s names an unknown account: nothing changed", about)
         return False
 
+    # -- what was sold --
+
+    def refusal_of(self, purchase: Purchase, checkout: CheckoutRecord | None) -> Refusal | None:
+        """Why this payment may not be credited (credit.sold), or None: it paid the price."""
+        sold = price_sold(purchase.pack, self.packs, self.currency, checkout)
+        return refusal(Price(purchase.amount_minor, purchase.currency), sold, self.currency)
+
     # -- finding the purchase --
 
     def purchase_of(self, reversal: Reversal) -> Purchase | None:
@@ -114,8 +131,20 @@ class PaymentBook:
         if asked:
             info = self.provider.payment_intent(pi)
             purchase = info.purchase if info else None
+            if purchase is not None:
+                purchase = self._as_sold(purchase, reversal)
         if purchase is None:
             logger.warning("%s is about %s, not one of our purchases: ignored", reversal.id, pi)
+            return None
+        if reversal.currency and reversal.currency != purchase.currency and purchase.refused:
+            # Not credited, so there is nothing to take back, and nothing worth a retry.
+            logger.warning(
+                "%s is in %s but its refused payment %s was in %s: nothing to take back",
+                reversal.id,
+                reversal.currency,
+                pi,
+                purchase.currency,
+            )
             return None
         # A refund or dispute is in its charge's currency, which is the purchase's: anything
         # else means our record or Stripe's is wrong, and a share of it would be a guess.
@@ -133,6 +162,23 @@ class PaymentBook:
         if asked:
             self.remember_owner(pi, purchase.user_id)  # later events need not ask Stripe
         return purchase
+
+    def _as_sold(self, purchase: Purchase, reversal: Reversal) -> Purchase:
+        """Stripe's PaymentIntent, credited as its completion will be: not at all unless it
+        paid the price in our currency (and then its completion is refused too)."""
+        refused = self.refusal_of(purchase, None)
+        if refused is None:
+            return purchase
+        logger.warning(
+            "%s is about %s, which paid %s for pack %r sold at %s: it credits nothing, so "
+            "nothing is taken back",
+            reversal.id,
+            reversal.payment_intent,
+            refused.received,
+            purchase.pack,
+            refused.expected_text,
+        )
+        return purchase.refuse(refused.reason)
 
     def _recorded_purchase(self, pi: str) -> Purchase | None:
         owner = self.owners.get(pi, PAYMENT_OWNER_KEY)

@@ -4,7 +4,11 @@ A payment's record (payment:pi_…) is what the receipt and the account's histor
 references, amounts, status, and the card's brand and last four digits, never a card number.
 It also keeps what went back of the payment (refunded, charged back) and the credit that took
 back, so that each refund or dispute takes exactly the difference it makes (see with_return).
-A checkout's record (checkout:cs_…) lets the success page read how it went from our rows only.
+A payment that did not pay what its pack was sold for (credit.sold) is kept all the same,
+marked refused and with no credit, so that an operator sees it and refunds it.
+A checkout's record (checkout:cs_…) is what we sold: the pack, its price and its credit, as
+/api/checkout asked Stripe for them; Stripe's events only add the PaymentIntent to it, so the
+success page reads how it went from our rows only.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class PaymentStatus(StrEnum):
     DISPUTED = "disputed"
     DISPUTE_LOST = "dispute_lost"
     DISPUTE_CLOSED = "dispute_closed"  # closed with a status we do not know; debit kept
+    REFUSED = "refused"  # paid, but not what was sold: not credited, to be refunded
 
 
 _DISPUTE_FINAL = frozenset([DISPUTE_WON, DISPUTE_LOST, DISPUTE_CLOSED])
@@ -61,6 +66,7 @@ class PaymentRecord:
     card_brand: str = ""
     card_last4: str = ""
     created_at: datetime | None = None
+    refused: str = ""  # why it was not credited (credit.sold.RefusalReason); "" if it was
 
     @property
     def status(self) -> PaymentStatus:
@@ -74,6 +80,8 @@ class PaymentRecord:
             return PaymentStatus.DISPUTE_LOST
         if self.dispute_status == DISPUTE_CLOSED:
             return PaymentStatus.DISPUTE_CLOSED
+        if self.paid and self.refused:
+            return PaymentStatus.REFUSED
         if self.paid:
             return PaymentStatus.PAID
         if self.failed:
@@ -96,6 +104,7 @@ class PaymentRecord:
             amount_minor=purchase.amount_minor,
             currency=purchase.currency,
             credit_micros=purchase.credit_micros,
+            refused=purchase.refused,
         )
 
     def with_charge(self, charge_id: str, card: Card | None) -> PaymentRecord:
@@ -131,9 +140,14 @@ class PaymentRecord:
         return replace(self, dispute_id=dispute_id, dispute_status=status)
 
     def purchase(self, user_id: str) -> Purchase | None:
-        if self.credit_micros <= 0 or self.amount_minor <= 0 or not self.currency:
+        """What the record says was bought, if it says: a refused one granted no credit."""
+        if self.amount_minor <= 0 or not self.currency:
             return None
-        return Purchase(user_id, self.pack, self.credit_micros, self.amount_minor, self.currency)
+        if self.credit_micros <= 0 and not self.refused:
+            return None
+        return Purchase(
+            user_id, self.pack, self.credit_micros, self.amount_minor, self.currency, self.refused
+        )
 
 
 @dataclass(frozen=True)
@@ -176,6 +190,7 @@ def payment_data(record: PaymentRecord, now: datetime) -> dict[str, Value]:
         "dispute_status": record.dispute_status,
         "card_brand": record.card_brand,
         "card_last4": record.card_last4,
+        "refused": record.refused,
         "created_at": record.created_at or now,
         "updated_at": now,
     }
@@ -201,6 +216,7 @@ def payment_from_row(row: Row) -> PaymentRecord:
         card_brand=row.text("card_brand"),
         card_last4=row.text("card_last4"),
         created_at=created if isinstance(created, datetime) else None,
+        refused=row.text("refused"),
     )
 
 

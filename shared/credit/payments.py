@@ -5,7 +5,8 @@ its entry and changes nothing, whatever the order events arrive in. `Payments` i
 the edge calls: it starts checkouts, answers their status, and hands each event to the family
 that owns it, whose module says under which ids it posts:
 
-- credit.purchases: completed and delayed Checkout Sessions, credited under pi_…;
+- credit.purchases: completed and delayed Checkout Sessions, credited under pi_… when they
+  paid the pack's price in our currency (credit.sold), and otherwise refused and recorded;
 - credit.refunds: refunds under re_…, and failed ones credited back under re_…:reversed;
 - credit.disputes: chargebacks under du_…, kept ones credited back under du_…:won, inquiries,
   and the account's dispute hold;
@@ -84,9 +85,16 @@ class Payments:
 
     def __post_init__(self) -> None:
         self._book = PaymentBook(
-            self.ledger, self.accounts, self.owners, self.provider, self.clock, self.max_attempts
+            self.ledger,
+            self.accounts,
+            self.owners,
+            self.provider,
+            self.clock,
+            self.max_attempts,
+            self.packs,
+            self.currency,
         )
-        self._purchases = Purchases(self._book, self.packs)
+        self._purchases = Purchases(self._book)
         self._refunds = Refunds(self._book)
         self._disputes = Disputes(self._book)
 
@@ -132,7 +140,8 @@ class Payments:
 
         An event carrying a figure Stripe never sends (EventFieldInvalid) is refused before
         anything is written, and logged as an error: it is a bug or a forgery, and Stripe's
-        retries of it should be seen.
+        retries of it should be seen. A payment of an amount Stripe does send, but not the
+        price of what was sold, is REFUSED: recorded, not credited, and not retried.
         """
         try:
             return self._apply(event)
@@ -151,9 +160,9 @@ class Payments:
         instruction = interpret(event)
         match instruction:
             case CreditPurchase(session):
-                return self._purchases.credit(session)
+                return self._purchases.credit(session, event.id)
             case RecordPayment(session, failed):
-                return self._purchases.record(session, failed)
+                return self._purchases.record(session, failed, event.id)
             case ApplyRefunds():
                 return self._refunds.apply(instruction)
             case ApplyDispute(dispute, outcome):

@@ -5,6 +5,14 @@ it, and so does every charge, refund and dispute, so each of them can find the c
 session completed but not yet paid, or whose delayed payment failed, is only recorded. The
 credit is checked against what was sold before anything is written, and the card's brand and
 last four digits are added to the payment's record for the receipt once the credit is in.
+
+What was paid is checked too (credit.sold): only the pack's price in our currency credits.
+A paid session that paid anything else is refused: no credit, its payment recorded as
+refused for an operator to refund, an error logged with the event id and the amounts
+expected and received, and a 200 (outcome "refused") so that Stripe does not redeliver it
+for days: a redelivery would be refused again. (A credit or pack in our metadata that is not
+what was sold is a bug or a forgery, and stays a 400, before anything is written.) The
+checkout's record keeps what was sold; the event only adds its PaymentIntent.
 """
 
 from __future__ import annotations
@@ -13,12 +21,18 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from shared.config import ConfigError, CreditPack
+from shared.config import ConfigError
 from shared.credit.checkout_requests import META_CREDIT, META_PACK
 from shared.credit.errors import PaymentProviderRefused, PaymentProviderUnavailable
 from shared.credit.outcome import Outcome
 from shared.credit.payment_book import PaymentBook, RowBuild, posted
-from shared.credit.payment_records import CheckoutRecord, PaymentRecord, checkout_data
+from shared.credit.payment_records import (
+    CheckoutRecord,
+    PaymentRecord,
+    checkout_data,
+    checkout_from_row,
+)
+from shared.credit.sold import Refusal, price_sold
 from shared.credit.stripe_events import EventFieldInvalid, SessionFacts
 from shared.money.ledger import EntryKind
 from shared.storage.keys import checkout_key
@@ -38,14 +52,17 @@ _PROVIDER_ERRORS = (
 @dataclass
 class Purchases:
     book: PaymentBook
-    packs: tuple[CreditPack, ...]
 
-    def credit(self, session: SessionFacts) -> Outcome:
+    def credit(self, session: SessionFacts, event_id: str) -> Outcome:
         purchase, pi = session.purchase, session.payment_intent
         if not self.book.account_exists(purchase.user_id, pi):
             return Outcome.IGNORED
-        self._check_sold(session)
+        checkout = self.book.checkout(purchase.user_id, session.id)
+        self._check_sold(session, checkout)
+        refused = self.book.refusal_of(purchase, checkout)
         self.book.remember_owner(pi, purchase.user_id)
+        if refused is not None:
+            return self._refuse(session, refused, event_id)
 
         def change(record: PaymentRecord) -> PaymentRecord:
             return replace(record.with_purchase(purchase), session_id=session.id, paid=True)
@@ -65,11 +82,27 @@ class Purchases:
         self._add_card(purchase.user_id, pi)
         return posted(result)
 
-    def record(self, session: SessionFacts, failed: bool) -> Outcome:
-        """Completed but not paid (yet), or failed: the records change, no money moves."""
+    def record(self, session: SessionFacts, failed: bool, event_id: str) -> Outcome:
+        """Completed but not paid (yet), or failed: the records change, no money moves.
+
+        One that will not pay what was sold is recorded as refused already, without credit,
+        so that a refund or dispute before it is paid takes nothing back either."""
         purchase, pi = session.purchase, session.payment_intent
         if not self.book.account_exists(purchase.user_id, pi):
             return Outcome.IGNORED
+        refused = self.book.refusal_of(purchase, self.book.checkout(purchase.user_id, session.id))
+        if refused is not None:
+            logger.warning(
+                "Stripe event %s: checkout %s (not paid yet) is for %s, but pack %r sold at "
+                "%s (%s): it will not be credited",
+                event_id,
+                session.id,
+                refused.received,
+                purchase.pack,
+                refused.expected_text,
+                refused.reason.value,
+            )
+            purchase = purchase.refuse(refused.reason)
         self.book.remember_owner(pi, purchase.user_id)
 
         def recorded(record: PaymentRecord) -> PaymentRecord:
@@ -82,16 +115,51 @@ class Purchases:
         )
         return Outcome.RECORDED if changed else Outcome.ALREADY_APPLIED
 
-    def _check_sold(self, session: SessionFacts) -> None:
+    def _refuse(self, session: SessionFacts, refused: Refusal, event_id: str) -> Outcome:
+        """Paid, but not what was sold: recorded as refused, with no credit, every time."""
+        purchase, pi = session.purchase, session.payment_intent
+        # Amounts, currency codes and Stripe ids only: nothing that names a person.
+        logger.error(
+            "Stripe event %s: checkout %s paid %s, but pack %r was sold at %s, credited in %s "
+            "(%s): not credited; its payment %s is recorded as refused, to be refunded",
+            event_id,
+            session.id,
+            refused.received,
+            purchase.pack,
+            refused.expected_text,
+            self.book.currency,
+            refused.reason.value,
+            pi,
+        )
+        before = self.book.payment(purchase.user_id, pi)
+        if before is not None and before.taken_micros:
+            # A refund or dispute that came first found a PaymentIntent that paid the price.
+            logger.error(
+                "Payment %s was refused after its refunds or disputes took back %d micros "
+                "of credit it never granted: adjust the account by hand",
+                pi,
+                before.taken_micros,
+            )
+        unpaid = purchase.refuse(refused.reason)
+
+        def change(record: PaymentRecord) -> PaymentRecord:
+            return replace(record.with_purchase(unpaid), session_id=session.id, paid=True)
+
+        self.book.write(
+            purchase.user_id,
+            (self.book.payment_build(pi, change), self._checkout_build(session)),
+        )
+        return Outcome.REFUSED
+
+    def _check_sold(self, session: SessionFacts, sold: CheckoutRecord | None) -> None:
         """The credit is the one the pack was sold with: as the checkout we recorded says, or,
         without that record, as the pack is configured. The metadata is ours, so a signed
         event that disagrees is a bug or a forgery, and crediting it would be a guess."""
         purchase = session.purchase
-        sold = self.book.checkout(purchase.user_id, session.id)
         if sold is not None:
             pack, credit = sold.pack, sold.credit_micros
         else:
-            offered = next((p for p in self.packs if p.id == purchase.pack), None)
+            offered = next((p for p in self.book.packs if p.id == purchase.pack), None)
             if offered is None:
                 # A pack since retired, whose checkout row is missing: the bounds still hold.
                 logger.warning(
@@ -133,19 +201,25 @@ class Purchases:
         )
 
     def _checkout_build(self, session: SessionFacts) -> tuple[str, RowBuild]:
-        purchase = session.purchase
-        record = CheckoutRecord(
-            session.id,
-            purchase.pack,
-            purchase.amount_minor,
-            purchase.currency,
-            purchase.credit_micros,
-            session.payment_intent,
-        )
+        """The checkout's record: what was sold, as /api/checkout recorded it, now with its
+        PaymentIntent. Without that record (a lost write), what the pack sells for."""
 
         def build(row: Row | None) -> dict[str, Value]:
             now = self.book.clock()
+            sold = checkout_from_row(row) if row else self._sold_without_record(session)
+            record = replace(sold, session_id=session.id, payment_intent_id=session.payment_intent)
             created = row.get("created_at") if row else None
             return checkout_data(record, created if isinstance(created, datetime) else now, now)
 
         return checkout_key(session.id), build
+
+    def _sold_without_record(self, session: SessionFacts) -> CheckoutRecord:
+        purchase = session.purchase
+        price = price_sold(purchase.pack, self.book.packs, self.book.currency, None)
+        amount, currency = (
+            (price.amount_minor, price.currency)
+            if price
+            else (purchase.amount_minor, purchase.currency)
+        )
+        # The credit is the pack's: _check_sold let no other through.
+        return CheckoutRecord(session.id, purchase.pack, amount, currency, purchase.credit_micros)

@@ -8,8 +8,9 @@ entry id, and a purchase is ours only if the metadata that /api/checkout set
 refused (EventFieldInvalid, a 400) when an amount in it is not one Stripe sends: an amount
 outside 0..MAX_MINOR_UNITS, or not an integer, or our metadata's credit outside
 1..MAX_CREDIT_MICROS. Such a figure is a bug or a forgery; stored, it would overflow Table
-Storage's Int64 or the balance. (That the credit is the one its pack was sold with needs our
-rows: credit.purchases checks it.)
+Storage's Int64 or the balance. (That the credit is the one its pack was sold with, and the
+amount paid its price in our currency, needs our rows and settings: credit.purchases checks
+them, with credit.sold.)
 
 It is long because it is the one door for Stripe's objects: every field we act on is read
 and checked here, so nothing past it ever sees an unchecked Stripe value.
@@ -96,13 +97,21 @@ class Card:
 
 @dataclass(frozen=True)
 class Purchase:
-    """What was sold: to whom, which pack, the credit it grants, for how much."""
+    """What was sold: to whom, which pack, the credit it grants, for how much was paid.
+
+    A payment that did not pay what was sold (credit.sold) grants nothing: `refused` says why
+    and `credit_micros` is 0, so whatever of it goes back takes no credit back either.
+    """
 
     user_id: str
     pack: str
     credit_micros: int
     amount_minor: int
     currency: str  # ISO 4217, upper case
+    refused: str = ""  # a credit.sold.RefusalReason, or "" when credited
+
+    def refuse(self, reason: str) -> Purchase:
+        return replace(self, credit_micros=0, refused=str(reason))
 
 
 @dataclass(frozen=True)

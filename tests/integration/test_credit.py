@@ -736,6 +736,110 @@ def test_a_failed_refund_after_a_lost_dispute_gives_back_exactly_the_refunds_sha
     assert assert_balance_is_the_sum_of_entries(client) == 13_000_000 - 8_666_666
 
 
+# --- what was paid must be what was sold ---------------------------------------------------
+
+
+def completion_paying(
+    client: Client, hooks: StripeWebhooks, amount: int, currency: str, pack: str = "5"
+) -> tuple[str, dict[str, Any]]:
+    """A checkout of `pack` paid on the fake Stripe (its charge the pack's price), and its
+    completion, not yet delivered, saying it paid `amount` minor units of `currency`."""
+    session_id, completion = paid_silently(client, hooks, pack)
+    completion["data"]["object"].update(amount_total=amount, currency=currency)
+    return session_id, completion
+
+
+def checkout_view(client: Client, session_id: str) -> tuple[str, str, str]:
+    view = client.get(f"/api/checkout/{session_id}").json()
+    return view["status"], view["amount"], view["credit"]
+
+
+def test_the_audits_probe_a_pack_12_completion_paid_in_eur_is_refused_and_its_refund_ends_quietly(
+    host_12_13: LocalHost,
+) -> None:
+    """Pack 12 (13.00 of credit) sold at 12.00 USD, its completion saying 1200.00 EUR: no
+    credit, the checkout still shows what was sold, and the genuine refund of the 12.00 USD
+    afterwards is acknowledged (no 503 that Stripe would retry for days) and takes nothing."""
+    client, hooks = Client(host_12_13.base_url), StripeWebhooks(host_12_13.base_url)
+    client.sign_in()
+    session_id, completion = completion_paying(client, hooks, 120000, "eur", pack="12")
+    assert outcome(hooks.deliver(completion)) == "refused"
+    assert outcome(hooks.deliver(completion)) == "refused"  # redelivered: refused again
+    assert entries(client) == []
+    assert balance(client)["balance_micros"] == 0
+    assert checkout_view(client, session_id) == ("refused", "12.00 USD", "13.00 USD")
+
+    refunded = hooks.sandbox("refund", session_id=session_id)  # all 12.00, in USD
+    assert [d["status"] for d in refunded["deliveries"]] == [200] * len(refunded["events"])
+    assert of_type(refunded["events"], "refund.created")["data"]["object"]["currency"] == "usd"
+    for event in refunded["events"]:
+        assert outcome(hooks.deliver(event)) == "ignored"
+    assert entries(client) == []
+    assert balance(client)["balance_micros"] == 0
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency"),
+    [(500, "eur"), (50000, "eur"), (400, "usd"), (499, "usd"), (501, "usd"), (600, "usd")],
+    ids=[
+        "the price in eur",
+        "the price in eur cents as if dollars",
+        "lower: a promotion code",
+        "one cent lower",
+        "one cent higher",
+        "higher: tax",
+    ],
+)
+def test_a_completion_that_did_not_pay_the_packs_price_in_usd_is_refused_and_recorded(
+    signed_in: Client, stripe_webhooks: StripeWebhooks, amount: int, currency: str
+) -> None:
+    session_id, completion = completion_paying(signed_in, stripe_webhooks, amount, currency)
+    response = stripe_webhooks.deliver(completion)
+    assert response.status_code == 200  # not redelivered for days: it would be refused again
+    assert response.json() == {"received": True, "outcome": "refused"}
+    assert entries(signed_in) == []
+    assert money_and_flags(signed_in) == (0, [])
+    # What was sold, as /api/checkout recorded it, not what the event says was paid.
+    assert checkout_view(signed_in, session_id) == ("refused", "5.00 USD", "5.00 USD")
+
+
+def test_a_completion_that_paid_the_packs_price_in_usd_still_credits(
+    signed_in: Client, stripe_webhooks: StripeWebhooks
+) -> None:
+    session_id, completion = completion_paying(signed_in, stripe_webhooks, 500, "usd")
+    assert outcome(stripe_webhooks.deliver(completion)) == "applied"
+    assert assert_balance_is_the_sum_of_entries(signed_in) == 5_000_000
+    assert checkout_view(signed_in, session_id) == ("paid", "5.00 USD", "5.00 USD")
+
+
+def test_a_pack_no_longer_offered_credits_only_at_the_price_its_id_names(
+    signed_in: Client, stripe_webhooks: StripeWebhooks
+) -> None:
+    """No checkout record and no such pack configured: pack "3" was sold at 3.00."""
+    cheap = completed(user_id(signed_in), pack="3", amount=299, credit=3_000_000)
+    assert outcome(stripe_webhooks.deliver(cheap)) == "refused"
+    right = completed(user_id(signed_in), pack="3", amount=300, credit=3_000_000)
+    assert outcome(stripe_webhooks.deliver(right)) == "applied"
+    assert assert_balance_is_the_sum_of_entries(signed_in) == 3_000_000
+
+
+def test_a_refund_of_a_refused_payment_takes_no_credit_and_shows_it_refunded(
+    signed_in: Client, stripe_webhooks: StripeWebhooks, fund: Callable[[str, int], None]
+) -> None:
+    """Refused at 4.00 of a 5.00 pack: the operator's refund of the whole charge takes back
+    nothing of the credit the account has from elsewhere, once, however often delivered."""
+    fund(user_id(signed_in), 2_000_000)
+    session_id, completion = completion_paying(signed_in, stripe_webhooks, 400, "usd")
+    assert outcome(stripe_webhooks.deliver(completion)) == "refused"
+    refunded = stripe_webhooks.sandbox("refund", session_id=session_id)["events"]
+    for event in refunded:
+        assert outcome(stripe_webhooks.deliver(event)) == "already_applied"
+    refunds = [e["amount_micros"] for e in entries(signed_in) if e["kind"] == "refund"]
+    assert refunds == [0]
+    assert assert_balance_is_the_sum_of_entries(signed_in) == 2_000_000
+    assert checkout_view(signed_in, session_id)[0] == "refunded"
+
+
 # --- amounts no Stripe event carries --------------------------------------------------------
 
 

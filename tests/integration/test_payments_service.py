@@ -31,7 +31,7 @@ from shared.credit.stripe_events import (
     Reversal,
     event_from_json,
 )
-from shared.money.ledger import Ledger
+from shared.money.ledger import EntryKind, Ledger
 from shared.storage.keys import BALANCE_KEY, PAYMENT_OWNER_KEY, PROFILE_KEY, payment_key
 from shared.storage.rows import Insert
 from shared.storage.table_store import Table, TableStore
@@ -322,3 +322,164 @@ def test_a_refund_before_its_credit_whose_payment_intent_is_impossible_is_refuse
         service.apply(event_from_json(refund))
     assert refund["id"] in error_log.records[0].getMessage()
     assert service.ledger.all_entries(user_id) == []
+
+
+# --- what was paid must be what was sold ------------------------------------------------------
+
+
+def test_a_completion_that_paid_less_is_refused_recorded_and_logged_without_personal_data(
+    fresh_table: Table, owners: Table, user_id: str, error_log: pytest.LogCaptureFixture
+) -> None:
+    stripe = Stripe()
+    service, pi = payments(fresh_table, owners, stripe), "pi_" + uuid.uuid4().hex
+    event = completion(user_id, pi, amount=400)  # 4.00 for the 5.00 pack: a promotion code
+    assert service.apply(event_from_json(event)) is Outcome.REFUSED
+    [line] = [r.getMessage() for r in error_log.records if r.levelno == logging.ERROR]
+    assert event["id"] in line
+    assert "paid 4.00 USD" in line
+    assert "sold at 5.00 USD, credited in USD (amount)" in line
+    assert pi in line
+    assert user_id not in line
+    record = payment_from_row(fresh_table.get(user_id, payment_key(pi)))
+    assert (record.refused, record.paid, record.credit_micros) == ("amount", True, 0)
+    assert (record.amount_minor, record.currency, record.status.value) == (400, "USD", "refused")
+    assert owners.get(pi, PAYMENT_OWNER_KEY) is not None  # a refund of it finds the account
+    assert service.ledger.all_entries(user_id) == []
+    assert stripe.lookups == 0  # no card is asked for: it is not a receipt
+    assert service.apply(event_from_json(event)) is Outcome.REFUSED
+    assert service.ledger.all_entries(user_id) == []
+
+
+def test_a_completion_in_another_currency_is_refused_naming_both(
+    fresh_table: Table, owners: Table, user_id: str, error_log: pytest.LogCaptureFixture
+) -> None:
+    service, pi = payments(fresh_table, owners, Stripe()), "pi_" + uuid.uuid4().hex
+    event = completion(user_id, pi, amount=500)
+    event["data"]["object"]["currency"] = "eur"
+    assert service.apply(event_from_json(event)) is Outcome.REFUSED
+    [line] = [r.getMessage() for r in error_log.records if r.levelno == logging.ERROR]
+    assert "paid 5.00 EUR" in line
+    assert "sold at 5.00 USD, credited in USD (currency)" in line
+    assert service.ledger.balance(user_id).micros == 0
+
+
+def test_adaptive_pricing_credits_from_our_currency_never_from_what_the_customer_saw(
+    fresh_table: Table, owners: Table, user_id: str
+) -> None:
+    """Since 2025-03-30 a session keeps our currency and price; what the customer paid in
+    theirs is only presentment_details, and refunds come back in ours."""
+    service, pi = payments(fresh_table, owners, Stripe()), "pi_" + uuid.uuid4().hex
+    event = completion(user_id, pi)
+    event["data"]["object"]["presentment_details"] = {
+        "presentment_amount": 4790,
+        "presentment_currency": "sek",
+    }
+    assert service.apply(event_from_json(event)) is Outcome.APPLIED
+    refund = refund_event(pi, "re_" + uuid.uuid4().hex, 500)
+    assert service.apply(event_from_json(refund)) is Outcome.APPLIED
+    assert assert_balance_is_the_sum_of_entries(service, user_id) == 0
+
+
+def test_a_legacy_adaptive_pricing_session_in_the_customers_currency_is_refused(
+    fresh_table: Table, owners: Table, user_id: str, error_log: pytest.LogCaptureFixture
+) -> None:
+    """Created before 2025-03-30: the customer's currency in `currency`, ours only under
+    currency_conversion, and the PaymentIntent, charge and refunds in theirs. Not credited
+    from an exchange rate."""
+    service, pi = payments(fresh_table, owners, Stripe()), "pi_" + uuid.uuid4().hex
+    event = completion(user_id, pi, amount=470)
+    event["data"]["object"].update(
+        currency="eur",
+        currency_conversion={
+            "amount_subtotal": 500,
+            "amount_total": 500,
+            "fx_rate": "0.94",
+            "source_currency": "usd",
+        },
+    )
+    assert service.apply(event_from_json(event)) is Outcome.REFUSED
+    assert "4.70 EUR" in error_log.records[0].getMessage()
+    # Its refund, in the customer's currency, takes nothing back and is not retried.
+    refund = refund_event(pi, "re_" + uuid.uuid4().hex, 470)
+    refund["data"]["object"]["currency"] = "eur"
+    assert service.apply(event_from_json(refund)) is Outcome.APPLIED
+    assert [e.amount_micros for e in service.ledger.all_entries(user_id)] == [0]
+    record = payment_from_row(fresh_table.get(user_id, payment_key(pi)))
+    assert record.status.value == "refunded"
+
+
+def test_a_refund_before_a_completion_that_did_not_pay_the_price_takes_nothing_back(
+    fresh_table: Table, owners: Table, user_id: str
+) -> None:
+    """The PaymentIntent (asked of Stripe, the completion not yet seen) paid 4.00 for the
+    5.00 pack: it will be refused, so what goes back of it takes back no credit."""
+    stripe, pi = Stripe(), "pi_" + uuid.uuid4().hex
+    stripe.purchases[pi] = Purchase(user_id, "5", 5_000_000, 400, "USD")
+    service = payments(fresh_table, owners, stripe)
+    refund = refund_event(pi, "re_" + uuid.uuid4().hex, 400)
+    assert service.apply(event_from_json(refund)) is Outcome.APPLIED
+    assert payment_from_row(fresh_table.get(user_id, payment_key(pi))).refused == "amount"
+    assert service.apply(event_from_json(completion(user_id, pi, amount=400))) is Outcome.REFUSED
+    assert [e.amount_micros for e in service.ledger.all_entries(user_id)] == [0]
+    assert assert_balance_is_the_sum_of_entries(service, user_id) == 0
+
+
+def test_a_chargeback_of_a_refused_payment_holds_the_account_but_takes_no_credit(
+    fresh_table: Table, owners: Table, user_id: str
+) -> None:
+    service, pi = payments(fresh_table, owners, Stripe()), "pi_" + uuid.uuid4().hex
+    service.ledger.post(user_id, "gift", 2_000_000, EntryKind.ADJUSTMENT)
+    assert service.apply(event_from_json(completion(user_id, pi, amount=600))) is Outcome.REFUSED
+    service.apply(event_from_json(dispute_event(pi, 600, "needs_response")))
+    balance = service.ledger.balance(user_id)
+    assert (balance.micros, balance.flags) == (2_000_000, frozenset({"payment_disputed"}))
+    service.apply(event_from_json(dispute_event(pi, 600, "lost", "charge.dispute.closed")))
+    assert service.ledger.balance(user_id).flags == frozenset()
+    assert assert_balance_is_the_sum_of_entries(service, user_id) == 2_000_000
+
+
+def test_an_unpaid_completion_that_will_not_pay_the_price_is_never_credited(
+    fresh_table: Table, owners: Table, user_id: str, error_log: pytest.LogCaptureFixture
+) -> None:
+    service, pi = payments(fresh_table, owners, Stripe()), "pi_" + uuid.uuid4().hex
+    unpaid = completion(user_id, pi, amount=450)
+    unpaid["data"]["object"]["payment_status"] = "unpaid"
+    assert service.apply(event_from_json(unpaid)) is Outcome.RECORDED
+    assert error_log.records == []  # no money yet: a warning, not an error
+    record = payment_from_row(fresh_table.get(user_id, payment_key(pi)))
+    assert (record.status.value, record.refused, record.credit_micros) == ("pending", "amount", 0)
+    succeeded = completion(user_id, pi, amount=450)
+    succeeded["type"] = "checkout.session.async_payment_succeeded"
+    succeeded["data"]["object"]["id"] = unpaid["data"]["object"]["id"]
+    assert service.apply(event_from_json(succeeded)) is Outcome.REFUSED
+    assert service.ledger.all_entries(user_id) == []
+
+
+def test_the_checkout_record_keeps_what_was_sold_whatever_the_event_says(
+    fresh_table: Table, owners: Table, user_id: str
+) -> None:
+    service, pi = payments(fresh_table, owners, Stripe()), "pi_" + uuid.uuid4().hex
+    event = completion(user_id, pi, amount=120000)
+    event["data"]["object"]["currency"] = "eur"
+    session_id = event["data"]["object"]["id"]
+    assert service.apply(event_from_json(event)) is Outcome.REFUSED
+    view = service.checkout(user_id, session_id)  # no row from /api/checkout: the pack's
+    assert (view.checkout.amount_minor, view.checkout.currency) == (500, "USD")
+    assert (view.checkout.credit_micros, view.checkout.payment_intent_id) == (5_000_000, pi)
+    assert view.status == "refused"
+
+
+def test_a_refusal_after_a_refund_took_credit_back_says_the_account_needs_adjusting(
+    fresh_table: Table, owners: Table, user_id: str, error_log: pytest.LogCaptureFixture
+) -> None:
+    """Stripe's PaymentIntent paid the price, its completion says otherwise (they never
+    disagree on a real account): the refund that came first stays, and the error says so."""
+    stripe, pi = Stripe(), "pi_" + uuid.uuid4().hex
+    stripe.purchases[pi] = Purchase(user_id, "5", 5_000_000, 500, "USD")
+    service = payments(fresh_table, owners, stripe)
+    service.apply(event_from_json(refund_event(pi, "re_" + uuid.uuid4().hex, 200)))
+    assert service.ledger.balance(user_id).micros == -2_000_000
+    assert service.apply(event_from_json(completion(user_id, pi, amount=400))) is Outcome.REFUSED
+    lines = [r.getMessage() for r in error_log.records if r.levelno == logging.ERROR]
+    assert len(lines) == 2
+    assert f"{pi} was refused after its refunds or disputes took back 2000000 micros" in lines[1]

@@ -3,11 +3,17 @@ forward."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
-from shared.credit.payment_records import PaymentRecord, PaymentStatus, payment_data
+from shared.credit.payment_records import (
+    PaymentRecord,
+    PaymentStatus,
+    payment_data,
+    payment_from_row,
+)
 from shared.credit.stripe_events import (
     DISPUTE_CLOSED,
     DISPUTE_INQUIRY,
@@ -16,6 +22,7 @@ from shared.credit.stripe_events import (
     DISPUTE_WON,
     Purchase,
 )
+from shared.storage.rows import Row
 
 
 @pytest.mark.parametrize(
@@ -97,3 +104,34 @@ def test_a_payment_row_keeps_what_went_back_and_the_credit_taken_back() -> None:
     )
     data = payment_data(record, datetime.now(UTC))
     assert (data["refunded_minor"], data["disputed_minor"], data["taken_micros"]) == (400, 800, 13)
+
+
+@pytest.mark.parametrize(
+    ("changes", "status"),
+    [
+        ({"paid": True}, PaymentStatus.REFUSED),
+        ({}, PaymentStatus.PENDING),  # not paid yet: it will be refused, not credited
+        ({"failed": True}, PaymentStatus.FAILED),
+        ({"paid": True, "refunded_minor": 120000}, PaymentStatus.REFUNDED),
+        ({"paid": True, "refunded_minor": 100}, PaymentStatus.PARTIALLY_REFUNDED),
+        ({"paid": True, "dispute_status": DISPUTE_OPEN}, PaymentStatus.DISPUTED),
+        ({"paid": True, "dispute_status": DISPUTE_LOST}, PaymentStatus.DISPUTE_LOST),
+    ],
+)
+def test_a_refused_payment_shows_refused_until_its_money_goes_back(
+    changes: dict[str, object], status: PaymentStatus
+) -> None:
+    refused = Purchase("u1", "12", 13_000_000, 120000, "EUR").refuse("currency")
+    record = replace(PaymentRecord("pi_1").with_purchase(refused), **changes)
+    assert record.status is status
+
+
+def test_a_refused_payments_row_keeps_why_and_reads_back_as_a_purchase_of_no_credit() -> None:
+    refused = Purchase("u1", "12", 13_000_000, 120000, "EUR").refuse("currency")
+    record = replace(PaymentRecord("pi_1").with_purchase(refused), paid=True)
+    data = payment_data(record, datetime.now(UTC))
+    assert (data["refused"], data["credit_micros"], data["currency"]) == ("currency", 0, "EUR")
+    back = payment_from_row(Row("payment:pi_1", data, "etag"))
+    assert back == replace(record, created_at=data["created_at"])
+    assert back.purchase("u1") == refused
+    assert replace(back, refused="").purchase("u1") is None  # no credit and not refused

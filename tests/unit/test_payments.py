@@ -1,7 +1,8 @@
 """What refunds and disputes take back, without servers: Stripe's events read by `interpret`,
 their entries planned by `refund_returns`/`dispute_returns`, and each entry's amount the
 difference it makes to the payment's record (`PaymentRecord.with_return`), as Payments posts
-them: each entry id once, in the order its event asks for."""
+them: each entry id once, in the order its event asks for. And what a purchase must have
+paid to be credited at all (credit.sold)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
-from shared.credit.payment_records import PaymentRecord
+from shared.config import CreditPack
+from shared.credit.payment_records import CheckoutRecord, PaymentRecord
+from shared.credit.sold import Price, RefusalReason, price_sold, refusal
 from shared.credit.stripe_events import (
     ApplyDispute,
     ApplyRefunds,
@@ -189,3 +192,74 @@ def test_each_refund_status_plans_its_entries(status: str, planned: list[tuple[s
     steps = refund_returns(facts)
     assert [(step.entry_id, step.refunded_minor) for step in steps] == planned
     assert [step.kind for step in steps] == ["refund", "refund_reversal"][: len(steps)]
+
+
+# --- what a purchase must have paid -----------------------------------------------------------
+
+PACKS = (CreditPack("5", 5_000_000, 5_000_000), CreditPack("12", 12_000_000, 13_000_000))
+
+
+@pytest.mark.parametrize(
+    ("pack", "currency", "checkout", "price"),
+    [
+        ("12", "USD", None, Price(1200, "USD")),
+        ("12", "USD", CheckoutRecord("cs_1", "12", 1100, "USD", 13_000_000), Price(1100, "USD")),
+        ("12", "EUR", CheckoutRecord("cs_1", "12", 1200, "USD", 13_000_000), Price(1200, "USD")),
+        ("3", "USD", None, Price(300, "USD")),  # no longer offered: its id is its price
+        ("12.50", "USD", None, Price(1250, "USD")),
+        ("5", "JPY", None, Price(5, "JPY")),
+        ("12.5", "JPY", None, None),  # no half yen
+        ("0", "USD", None, None),
+        ("-5", "USD", None, None),
+        ("gold", "USD", None, None),
+        ("1e9", "USD", None, None),
+        ("9" * 20, "USD", None, None),
+    ],
+)
+def test_the_price_sold_is_our_checkouts_else_the_packs_else_the_one_its_id_names(
+    pack: str, currency: str, checkout: CheckoutRecord | None, price: Price | None
+) -> None:
+    assert price_sold(pack, PACKS, currency, checkout) == price
+
+
+@pytest.mark.parametrize(
+    ("received", "sold", "reason"),
+    [
+        (Price(1200, "USD"), Price(1200, "USD"), None),
+        (Price(120000, "EUR"), Price(1200, "USD"), RefusalReason.CURRENCY),  # the audit's probe
+        (Price(1200, "EUR"), Price(1200, "USD"), RefusalReason.CURRENCY),
+        (Price(1000, "USD"), Price(1200, "USD"), RefusalReason.AMOUNT),  # a promotion code
+        (Price(1199, "USD"), Price(1200, "USD"), RefusalReason.AMOUNT),
+        (Price(1440, "USD"), Price(1200, "USD"), RefusalReason.AMOUNT),  # tax on top
+        (Price(1200, "USD"), None, RefusalReason.NO_PRICE),
+        (Price(1200, "USD"), Price(1200, "EUR"), RefusalReason.NO_PRICE),  # CURRENCY changed
+        (Price(1200, "EUR"), Price(1200, "EUR"), RefusalReason.CURRENCY),  # ...and paid in EUR
+    ],
+)
+def test_only_the_price_sold_in_our_currency_credits(
+    received: Price, sold: Price | None, reason: RefusalReason | None
+) -> None:
+    refused = refusal(received, sold, "USD")
+    assert (refused.reason if refused else None) == reason
+    if refused is not None:
+        assert (refused.expected, refused.received) == (sold, received)
+
+
+def test_a_refusal_says_what_was_expected_and_received_as_amounts() -> None:
+    refused = refusal(Price(120000, "EUR"), Price(1200, "USD"), "USD")
+    assert refused is not None
+    assert (refused.expected_text, str(refused.received)) == ("12.00 USD", "1200.00 EUR")
+    unknown = refusal(Price(500, "USD"), None, "USD")
+    assert unknown is not None
+    assert unknown.expected_text == "no known price"
+
+
+def test_a_refused_payment_takes_no_credit_back_whatever_goes_back() -> None:
+    """Refused, it granted nothing: its refund and chargeback take nothing, and still count
+    as money gone back on its record."""
+    payment = Payment(PACK_12_13.refuse(RefusalReason.AMOUNT))
+    for event in (refund("re_1", 400), dispute(800, "needs_response"), closed(800, "lost")):
+        payment.deliver(event)
+    assert payment.entries == {"re_1": 0, DU: 0}
+    assert payment.record.returned_minor == 1200
+    assert payment.record.purchase(USER) == PACK_12_13.refuse(RefusalReason.AMOUNT)

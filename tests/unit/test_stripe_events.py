@@ -335,3 +335,35 @@ def test_a_purchase_is_ours_only_with_a_user_pack_credit_and_amount() -> None:
     assert purchase_from_metadata(METADATA, None, "USD") is None
     assert purchase_from_metadata(METADATA, 500, "usd") is None
     assert purchase_from_metadata(None, 500, "USD") is None
+
+
+# --- what a session says was paid -------------------------------------------------------------
+
+
+def test_a_session_paid_in_the_customers_currency_is_read_in_ours() -> None:
+    """Adaptive Pricing since 2025-03-30: `currency` and `amount_total` stay ours; what the
+    customer saw is presentment_details, which is never what we credit from."""
+    shown = {"presentment_amount": 4790, "presentment_currency": "sek"}
+    instruction = interpret(event("checkout.session.completed", session(presentment_details=shown)))
+    assert isinstance(instruction, CreditPurchase)
+    purchase = instruction.session.purchase
+    assert (purchase.amount_minor, purchase.currency) == (500, "USD")
+
+
+def test_a_legacy_converted_session_is_read_as_what_it_says_was_charged() -> None:
+    """Created before 2025-03-30: the customer's currency and amount in the session's own
+    fields, ours only under currency_conversion, which no credit is taken from."""
+    converted = session(
+        currency="eur",
+        amount_total=470,
+        currency_conversion={"amount_total": 500, "source_currency": "usd", "fx_rate": "0.94"},
+    )
+    instruction = interpret(event("checkout.session.completed", converted))
+    assert isinstance(instruction, CreditPurchase)
+    purchase = instruction.session.purchase
+    assert (purchase.amount_minor, purchase.currency, purchase.refused) == (470, "EUR", "")
+
+
+def test_a_refused_purchase_grants_no_credit_and_says_why() -> None:
+    bought = Purchase(USER, "5", 5_000_000, 400, "USD")
+    assert bought.refuse("amount") == Purchase(USER, "5", 0, 400, "USD", "amount")
