@@ -18,6 +18,14 @@ from local_host.azurite import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_SETTINGS = REPO / "local.settings.sample.json"
+# What turns the sample settings into a production deployment's (sign-in settings made up).
+PRODUCTION = {
+    "OWNNUMBER_MODE": "production",
+    "PUBLIC_BASE_URL": "https://calls.example.org",
+    "AUTH_AUTHORITY": "https://login.example.org/tenant",
+    "AUTH_CLIENT_ID": "client",
+    "AUTH_CLIENT_SECRET": "secret",
+}
 
 
 def wait_until_healthy(

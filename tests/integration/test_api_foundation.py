@@ -12,7 +12,7 @@ from shared.money.ledger import EntryKind, Ledger
 from shared.storage.keys import ACCOUNTS_TABLE
 from shared.storage.table_store import TableStore
 from tests.conftest import Client
-from tests.servers import LocalHost
+from tests.servers import PRODUCTION, LocalHost
 
 
 def is_problem(response: requests.Response, status: int) -> bool:
@@ -173,13 +173,7 @@ def test_the_site_never_serves_files_outside_its_root_or_its_config(
 def test_dev_login_does_not_exist_outside_the_sandbox(azurite_connection: str) -> None:
     production = LocalHost(
         azurite_connection,
-        {
-            "OWNNUMBER_MODE": "production",
-            "PUBLIC_BASE_URL": "https://calls.example.org",
-            "AUTH_AUTHORITY": "https://login.example.org/tenant",
-            "AUTH_CLIENT_ID": "client",
-            "AUTH_CLIENT_SECRET": "secret",
-        },
+        PRODUCTION,
     ).start()
     try:
         client = Client(production.base_url)

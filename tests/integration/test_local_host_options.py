@@ -25,7 +25,7 @@ from shared.storage.keys import ACCOUNTS_TABLE, PROFILE_KEY
 from shared.storage.rows import Insert, Row
 from shared.storage.table_store import TableStore
 from tests.conftest import Client
-from tests.servers import SAMPLE_SETTINGS, LocalHost
+from tests.servers import PRODUCTION, SAMPLE_SETTINGS, LocalHost
 
 
 def own_azurite(data_dir: Path, azurite_port: int, *options: str) -> LocalHost:
@@ -205,13 +205,7 @@ def test_the_sandbox_is_mounted_only_in_sandbox_mode(
     assert client.get("/sandbox/telephony").status_code == 200
     production = LocalHost(
         azurite_connection,
-        {
-            "OWNNUMBER_MODE": "production",
-            "PUBLIC_BASE_URL": "https://calls.example.org",
-            "AUTH_AUTHORITY": "https://login.example.org/tenant",
-            "AUTH_CLIENT_ID": "client",
-            "AUTH_CLIENT_SECRET": "secret",
-        },
+        PRODUCTION,
     )
     stopped_hosts.append(production.start())
     for path in ("/sandbox/telephony", "/sandbox/stripe/_requests", "/sandbox/twilio/"):

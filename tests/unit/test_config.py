@@ -5,7 +5,7 @@ import json
 import pytest
 
 from shared.config import ConfigError, Mode, is_development_storage, load_settings
-from tests.servers import SAMPLE_SETTINGS
+from tests.servers import PRODUCTION, SAMPLE_SETTINGS
 
 
 def sample() -> dict[str, str]:
@@ -14,13 +14,7 @@ def sample() -> dict[str, str]:
 
 def production() -> dict[str, str]:
     values = sample()
-    values.update(
-        OWNNUMBER_MODE="production",
-        PUBLIC_BASE_URL="https://calls.example.org",
-        AUTH_AUTHORITY="https://login.example.org/tenant",
-        AUTH_CLIENT_ID="client",
-        AUTH_CLIENT_SECRET="secret",
-    )
+    values.update(PRODUCTION)
     return values
 
 
