@@ -30,23 +30,30 @@ class StaticSite:
             return problem_response(405, "Method not allowed", "Static files are read-only.")
         path = request.path
         route = self._route(path)
+        if route and "statusCode" in route:
+            # A route that answers with a status and no file (Static Web Apps' way to close a
+            # path, such as the built-in /.auth providers this app does not use).
+            return self._not_found(int(route["statusCode"]))
         if route and "rewrite" in route:
             path = route["rewrite"]
         target = self._file(path)
         if target is None and self._falls_back(path):
             target = self._file(self.config["navigationFallback"]["rewrite"])
         if target is None:
-            not_found = self._file("/404.html")
-            body = not_found.read_bytes() if not_found else b"Not found"
-            # Static Web Apps sends its global headers (the CSP among them) on errors too.
-            headers = [("Content-Type", "text/html; charset=utf-8"), *self._global_headers()]
-            return LocalResponse(404, body, headers)
+            return self._not_found(404)
         body = target.read_bytes()
         headers = [("Content-Type", self._mime(target)), *self._global_headers()]
         if route:
             headers += list(route.get("headers", {}).items())
         # The same for a HEAD: the server sends its length and leaves the body out.
         return LocalResponse(200, body, headers)
+
+    def _not_found(self, status: int) -> LocalResponse:
+        not_found = self._file("/404.html")
+        body = not_found.read_bytes() if not_found else b"Not found"
+        # Static Web Apps sends its global headers (the CSP among them) on errors too.
+        headers = [("Content-Type", "text/html; charset=utf-8"), *self._global_headers()]
+        return LocalResponse(status, body, headers)
 
     def _file(self, url_path: str) -> Path | None:
         relative = url_path.lstrip("/")

@@ -89,3 +89,12 @@ def test_the_exclusions_come_from_the_config(tmp_path: Path) -> None:
     assert get(site, "/media/clip.mp4")[0] == 404
     assert get(site, "/img/a.png")[0] == 404
     assert get(site, "/missing.js")[:2] == (200, b"<p>app</p>")
+
+
+@pytest.mark.parametrize("provider", ["aad", "github", "twitter"])
+def test_the_built_in_static_web_apps_sign_in_is_closed(site: StaticSite, provider: str) -> None:
+    # OwnNumber signs people in itself (Entra External ID through MSAL): Static Web Apps'
+    # own providers would be a second, unmanaged way in.
+    status, body, _ = get(site, f"/.auth/login/{provider}")
+    assert status == 404
+    assert body != (SITE / "index.html").read_bytes()
