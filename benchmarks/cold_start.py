@@ -124,7 +124,12 @@ def measure(storage: str, runs: int = 11) -> list[Ratio]:
     from shared.storage.table_store import TableStore
 
     env = app_environment(storage)
-    sessions = Sessions(TableStore(storage).table(ACCOUNTS_TABLE), timedelta(hours=1))
+    sessions = Sessions(
+        TableStore(storage).table(ACCOUNTS_TABLE),
+        absolute=timedelta(days=1),
+        idle=timedelta(hours=2),
+        reauth_max_age=timedelta(minutes=10),
+    )
     cookie, session = sessions.start("u" + "be" * 16)
     env.update(BENCH_USER=session.user_id, BENCH_SESSION=session.session_id, BENCH_COOKIE=cookie)
     return [

@@ -26,20 +26,24 @@ from shared.credit.errors import (
 )
 from shared.deadline import DeadlinePassed, deadline
 from shared.errors import Forbidden, InvalidInput, NotFound, NotSignedIn
-from shared.identity.errors import InvalidEmail
+from shared.identity.errors import InvalidEmail, ReauthRequired
 from shared.json_body import parse_json
 from shared.money.errors import EntryIdReused, LedgerBusy
 from shared.storage.errors import BadContinuation, StorageUnavailable
 from shared.telephony.errors import SignatureInvalid
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from shared.identity.sessions import Session
 
 logger = logging.getLogger("ownnumber")
 
+# The session cookie's name on plain-http loopback (the sandbox), where __Host- cannot be had.
 COOKIE_NAME = "ownnumber_session"
-# Browsers accept a __Host- cookie only when it is Secure, with Path=/ and no Domain.
-SECURE_COOKIE_NAME = "__Host-ownnumber_session"
+# On https. Browsers accept a __Host- cookie only when it is Secure, with Path=/ and no Domain,
+# so no other host (a subdomain, a plain-http page) can set or shadow it.
+SECURE_COOKIE_NAME = "__Host-session"
 
 Handler = Callable[[func.HttpRequest], func.HttpResponse]
 
@@ -49,6 +53,7 @@ _PROBLEMS: tuple[tuple[type[Exception], int, str], ...] = (
     (BadContinuation, 400, "Invalid continuation token"),
     (WebhookSignatureInvalid, 400, "Invalid signature"),
     (InvalidInput, 400, "Invalid request"),
+    (ReauthRequired, 401, "Sign in again"),
     (NotSignedIn, 401, "Not signed in"),
     (SignatureInvalid, 403, "Invalid signature"),
     (Forbidden, 403, "Forbidden"),
@@ -64,6 +69,9 @@ _PROBLEMS: tuple[tuple[type[Exception], int, str], ...] = (
     (DeadlinePassed, 503, "Service busy"),
     (ConfigError, 503, "Service misconfigured"),
 )
+# A word for machines in the problem's body, where a client must act on which problem it is
+# (here: start a fresh sign-in rather than show a sign-in page).
+_CODES: Mapping[type[Exception], str] = {ReauthRequired: "reauth_required"}
 _RETRY_AFTER_SECONDS = "5"
 
 
@@ -78,8 +86,10 @@ def json_response(
     )
 
 
-def problem(status: int, title: str, detail: str) -> func.HttpResponse:
+def problem(status: int, title: str, detail: str, code: str | None = None) -> func.HttpResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if code is not None:
+        body["code"] = code
     headers = {"Cache-Control": "no-store"}
     if status == 503:
         headers["Retry-After"] = _RETRY_AFTER_SECONDS
@@ -98,7 +108,7 @@ def problem_for(error: Exception) -> func.HttpResponse:
             if status >= 500:
                 logger.warning("%s: %s", title, error)
                 return problem(status, title, _server_sentence(error, title))
-            return problem(status, title, str(error) or title)
+            return problem(status, title, str(error) or title, _CODES.get(kind))
     logger.exception("Unexpected error", exc_info=error)
     return problem(500, "Internal error", "Something went wrong on our side; please try again.")
 
@@ -186,6 +196,28 @@ def require_session(req: func.HttpRequest) -> Session:
     return session
 
 
+def require_fresh_session(req: func.HttpRequest) -> Session:
+    """The live session of a request for a dangerous action (deleting the account, changing
+    the caller ID, an export): its sign-in must be at most REAUTH_MAX_AGE_SECONDS old, else
+    ReauthRequired (401, code reauth_required)."""
+    session = require_session(req)
+    services().sessions.require_fresh(session)
+    return session
+
+
+def start_session(
+    req: func.HttpRequest, user_id: str, *, signed_in_at: datetime | None = None
+) -> tuple[Session, str]:
+    """Starts a session for a user who has just signed in, and returns it with the value of
+    the Set-Cookie header that hands it to the browser. Only the device family of the
+    request's User-Agent is kept; signed_in_at is when the person proved who they are (an ID
+    token's auth_time), by default now."""
+    token, session = services().sessions.start(
+        user_id, user_agent=req.headers.get("user-agent"), signed_in_at=signed_in_at
+    )
+    return session, session_cookie(token, session.absolute_seconds_left(session.created_at))
+
+
 def require_same_origin(req: func.HttpRequest) -> None:
     """State-changing requests from a browser must come from our own pages."""
     origin = req.headers.get("origin")
@@ -198,11 +230,17 @@ def require_same_origin(req: func.HttpRequest) -> None:
 
 
 def session_cookie(token: str, max_age: int) -> str:
+    """The Set-Cookie value for a session cookie: no Domain, so only this host gets it."""
     secure = services().settings.secure_cookies
     parts = [f"{cookie_name()}={token}", "Path=/", "HttpOnly", "SameSite=Lax", f"Max-Age={max_age}"]
     if secure:
         parts.append("Secure")
     return "; ".join(parts)
+
+
+def cleared_session_cookie() -> str:
+    """The Set-Cookie value that makes the browser drop its session cookie."""
+    return session_cookie("", 0)
 
 
 def twilio_webhook(req: func.HttpRequest) -> dict[str, str]:

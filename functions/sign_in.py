@@ -1,15 +1,18 @@
-"""Signing in and out: the sandbox's dev login, and logout (ends the server-side session)."""
+"""Signing in and out: the sandbox's dev login, logout (ends this session), and signing out
+everywhere (ends every session of the user, and with them every token minted for them)."""
 
 import azure.functions as func
 
 from functions._edge import (
+    cleared_session_cookie,
     endpoint,
     json_response,
     read_json,
     require_same_origin,
+    require_session,
     services,
-    session_cookie,
     session_token,
+    start_session,
     text_field,
 )
 from shared.config import is_loopback_url
@@ -35,11 +38,10 @@ def dev_login(req: func.HttpRequest) -> func.HttpResponse:
     require_same_origin(req)
     email = normalise_email(text_field(read_json(req), "email", 320))
     profile = deps.accounts.sign_in(DEV_PROVIDER, email, email)
-    token, session = deps.sessions.start(profile.user_id)
-    max_age = int((session.expires_at - session.created_at).total_seconds())
+    # The dev sign-in is a sign-in just now: its session is fresh for the dangerous actions.
+    _, cookie = start_session(req, profile.user_id)
     return json_response(
-        {"user_id": profile.user_id, "email": profile.email},
-        headers={"Set-Cookie": session_cookie(token, max_age)},
+        {"user_id": profile.user_id, "email": profile.email}, headers={"Set-Cookie": cookie}
     )
 
 
@@ -50,4 +52,17 @@ def logout(req: func.HttpRequest) -> func.HttpResponse:
     token = session_token(req)
     if token:
         services().sessions.end(token)
-    return json_response({"signed_in": False}, headers={"Set-Cookie": session_cookie("", 0)})
+    return json_response({"signed_in": False}, headers={"Set-Cookie": cleared_session_cookie()})
+
+
+@bp.route(route="auth/logout-all", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint
+def logout_all(req: func.HttpRequest) -> func.HttpResponse:
+    # No fresh sign-in asked: whoever fears a stolen session must be able to end it at once.
+    require_same_origin(req)
+    session = require_session(req)
+    ended = services().sessions.end_all(session.user_id)
+    return json_response(
+        {"signed_in": False, "sessions_ended": ended},
+        headers={"Set-Cookie": cleared_session_cookie()},
+    )

@@ -1,7 +1,5 @@
 """POST /api/token: the signed-in browser's Twilio access token for placing calls."""
 
-from datetime import UTC, datetime
-
 import azure.functions as func
 
 from functions._edge import (
@@ -24,13 +22,15 @@ def token(req: func.HttpRequest) -> func.HttpResponse:
 
     require_same_origin(req)
     session = require_session(req)
-    settings = services().settings
+    deps = services()
+    settings = deps.settings
     # The body is optional: {"ttl": seconds} asks for a shorter lifetime than the cap.
     body = read_json(req) if (req.get_body() or b"").strip() else {}
     ttl = token_ttl(
         body.get("ttl"),
         settings.calling.token_ttl_seconds,
-        session.seconds_left(datetime.now(UTC)),
+        # What the session really has left: the earlier of its absolute and idle ends.
+        session.seconds_left(deps.sessions.clock()),
     )
     # The identity names the session, so the token dies with it (see shared.identity.sessions).
     minted = mint_voice_token(settings.twilio, voice_identity(session), ttl)

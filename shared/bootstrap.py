@@ -58,8 +58,12 @@ class Services:
     def sessions(self) -> Sessions:
         from shared.identity.sessions import Sessions
 
+        lifetimes = self.settings.sessions
         return Sessions(
-            self.store.table(ACCOUNTS_TABLE), timedelta(seconds=self.settings.session_ttl_seconds)
+            self.store.table(ACCOUNTS_TABLE),
+            absolute=timedelta(seconds=lifetimes.absolute_seconds),
+            idle=timedelta(seconds=lifetimes.idle_seconds),
+            reauth_max_age=timedelta(seconds=lifetimes.reauth_max_age_seconds),
         )
 
     @cached_property

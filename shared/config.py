@@ -141,13 +141,22 @@ class CallingSettings:
 
 
 @dataclass(frozen=True)
+class SessionSettings:
+    # A session lives until the earlier of created + absolute and last seen + idle.
+    absolute_seconds: int
+    idle_seconds: int
+    # How recent a sign-in the dangerous actions (delete account, caller ID, export) need.
+    reauth_max_age_seconds: int
+
+
+@dataclass(frozen=True)
 class Settings:
     mode: Mode
     public_base_url: str
     storage_connection_string: str
     currency: str
     credit_packs: tuple[CreditPack, ...]
-    session_ttl_seconds: int
+    sessions: SessionSettings
     twilio: TwilioSettings
     stripe: StripeSettings
     auth: AuthSettings | None
@@ -334,6 +343,16 @@ def sandbox_problems(
     return problems
 
 
+def _session_settings(read: _Reader) -> SessionSettings:
+    # A session's last sight is written at most once an hour (shared.identity.sessions), so an
+    # idle lifetime under two hours could end a session that is in use.
+    return SessionSettings(
+        absolute_seconds=read.integer("SESSION_ABSOLUTE_SECONDS", 30 * 86400, 3600, 366 * 86400),
+        idle_seconds=read.integer("SESSION_IDLE_SECONDS", 7 * 86400, 7200, 366 * 86400),
+        reauth_max_age_seconds=read.integer("REAUTH_MAX_AGE_SECONDS", 600, 60, 86400),
+    )
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """The settings, or ConfigError naming every setting that is missing or malformed."""
     read = _Reader(env)
@@ -397,7 +416,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         storage_connection_string=read.storage_connection("AzureWebJobsStorage"),
         currency=currency,
         credit_packs=credit_packs,
-        session_ttl_seconds=read.integer("SESSION_TTL_SECONDS", 7 * 24 * 3600, 300, 90 * 86400),
+        sessions=_session_settings(read),
         twilio=twilio,
         stripe=stripe,
         auth=auth,

@@ -65,9 +65,13 @@ class Client:
     def post(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("POST", path, **kwargs)
 
-    def sign_in(self, email: str | None = None) -> dict[str, Any]:
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def sign_in(self, email: str | None = None, user_agent: str | None = None) -> dict[str, Any]:
         email = email or f"{uuid.uuid4().hex[:12]}@example.com"
-        response = self.post("/api/auth/dev-login", json={"email": email})
+        headers = {"User-Agent": user_agent} if user_agent else {}
+        response = self.post("/api/auth/dev-login", json={"email": email}, headers=headers)
         assert response.status_code == 200, response.text
         return response.json()
 

@@ -14,6 +14,9 @@ from datetime import datetime
 # money (micros) never overflows Edm.Int32 and reads come back as plain ints.
 Value = str | int | bool | datetime | None
 
+# Table Storage's limit on the operations of one entity-group transaction.
+MAX_TRANSACTION_OPS = 100
+
 
 @dataclass(frozen=True)
 class Row:

@@ -49,11 +49,9 @@ from shared.storage.errors import (
     RowExists,
     StorageUnavailable,
 )
-from shared.storage.rows import Insert, Op, Page, Replace, Row, Touch, Value
+from shared.storage.rows import MAX_TRANSACTION_OPS, Insert, Op, Page, Replace, Row, Touch, Value
 
 logger = logging.getLogger("ownnumber.storage")
-
-MAX_TRANSACTION_OPS = 100
 
 T = TypeVar("T")
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import pytest
 import requests
 
+from shared.identity.sessions import Sessions
 from shared.money.ledger import EntryKind, Ledger
 from shared.storage.keys import ACCOUNTS_TABLE
 from shared.storage.table_store import TableStore
@@ -49,6 +51,9 @@ def test_dev_login_sets_an_http_only_lax_session_cookie(client: Client) -> None:
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
     assert "Path=/" in cookie
+    # The cookie lasts the session's absolute lifetime (SESSION_ABSOLUTE_SECONDS, 30 days).
+    assert "Max-Age=2592000" in cookie.split("; ")
+    assert "Secure" not in cookie  # plain-http loopback
     assert response.json()["email"] == "ana@example.com"
 
 
@@ -170,16 +175,50 @@ def test_the_site_never_serves_files_outside_its_root_or_its_config(
     assert "globalHeaders" not in response.text
 
 
-def test_dev_login_does_not_exist_outside_the_sandbox(azurite_connection: str) -> None:
-    production = LocalHost(
-        azurite_connection,
-        PRODUCTION,
-    ).start()
-    try:
-        client = Client(production.base_url)
-        response = client.post("/api/auth/dev-login", json={"email": "a@example.com"})
-        assert is_problem(response, 404)
-        assert "Set-Cookie" not in response.headers
-        assert client.get("/api/config").json()["sign_in"] == "entra"
-    finally:
-        production.stop()
+@pytest.fixture(scope="module")
+def production(azurite_connection: str) -> Iterator[LocalHost]:
+    server = LocalHost(azurite_connection, PRODUCTION).start()
+    yield server
+    server.stop()
+
+
+def test_dev_login_does_not_exist_outside_the_sandbox(production: LocalHost) -> None:
+    client = Client(production.base_url)
+    response = client.post("/api/auth/dev-login", json={"email": "a@example.com"})
+    assert is_problem(response, 404)
+    assert "Set-Cookie" not in response.headers
+    assert client.get("/api/config").json()["sign_in"] == "entra"
+
+
+def test_on_https_the_session_is_read_from_the_host_prefixed_cookie_only(
+    production: LocalHost, table_store: TableStore
+) -> None:
+    # PUBLIC_BASE_URL is https here: a session started as the sign-in flow will start it.
+    sessions = Sessions(
+        table_store.table(ACCOUNTS_TABLE),
+        absolute=timedelta(days=30),
+        idle=timedelta(days=7),
+        reauth_max_age=timedelta(minutes=10),
+    )
+    token, session = sessions.start("u" + uuid.uuid4().hex)
+    url = production.base_url + "/api/me/sessions"
+    answer = requests.get(url, headers={"Cookie": f"__Host-session={token}"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert [s["id"] for s in answer.json()["sessions"]] == [session.session_id]
+    loopback_name = requests.get(url, headers={"Cookie": f"ownnumber_session={token}"}, timeout=30)
+    assert is_problem(loopback_name, 401)
+    logout = requests.post(
+        production.base_url + "/api/auth/logout",
+        headers={"Cookie": f"__Host-session={token}", "Origin": "https://calls.example.org"},
+        timeout=30,
+    )
+    assert logout.status_code == 200
+    assert logout.headers["Set-Cookie"].split("; ") == [
+        "__Host-session=",
+        "Path=/",
+        "HttpOnly",
+        "SameSite=Lax",
+        "Max-Age=0",
+        "Secure",
+    ]
+    assert sessions.resolve(token) is None

@@ -54,7 +54,10 @@ def test_production_needs_sign_in_settings() -> None:
         ("OWNNUMBER_MODE", " sandbox", "OWNNUMBER_MODE must be exactly"),
         ("OWNNUMBER_MODE", "Sandbox", "OWNNUMBER_MODE must be exactly"),
         ("TOKEN_TTL_SECONDS", "90000", "TOKEN_TTL_SECONDS must be between"),
-        ("SESSION_TTL_SECONDS", "soon", "SESSION_TTL_SECONDS must be a whole number"),
+        ("SESSION_ABSOLUTE_SECONDS", "soon", "SESSION_ABSOLUTE_SECONDS must be a whole number"),
+        ("SESSION_ABSOLUTE_SECONDS", "60", "SESSION_ABSOLUTE_SECONDS must be between"),
+        ("SESSION_IDLE_SECONDS", "3600", "SESSION_IDLE_SECONDS must be between 7200"),
+        ("REAUTH_MAX_AGE_SECONDS", "0", "REAUTH_MAX_AGE_SECONDS must be between"),
     ],
 )
 def test_a_bad_setting_stops_start_up_with_a_sentence_naming_it(
@@ -79,6 +82,15 @@ def test_a_bonus_pack_grants_more_credit_than_its_price() -> None:
     pack = load_settings(values).pack("25")
     assert pack is not None
     assert (pack.price_micros, pack.credit_micros) == (25_000_000, 27_500_000)
+
+
+def test_sessions_last_thirty_days_at_most_and_seven_idle_by_default() -> None:
+    values = sample()
+    for name in ("SESSION_ABSOLUTE_SECONDS", "SESSION_IDLE_SECONDS", "REAUTH_MAX_AGE_SECONDS"):
+        del values[name]
+    sessions = load_settings(values).sessions
+    assert (sessions.absolute_seconds, sessions.idle_seconds) == (30 * 86400, 7 * 86400)
+    assert sessions.reauth_max_age_seconds == 600
 
 
 def test_sessions_cookies_are_secure_exactly_when_the_site_is_https() -> None:
@@ -139,7 +151,7 @@ def test_one_error_names_every_bad_setting_and_never_a_value() -> None:
         "PUBLIC_BASE_URL": secret_url,
         "TWILIO_AUTH_TOKEN": "",
         "TOKEN_TTL_SECONDS": "pa55w0rd",
-        "SESSION_TTL_SECONDS": "99999999999",
+        "SESSION_IDLE_SECONDS": "99999999999",
         "CREDIT_PACKS": "pa55w0rd",
         "AUTH_AUTHORITY": "http://pa55w0rd.example.org/t",
     }
@@ -150,7 +162,7 @@ def test_one_error_names_every_bad_setting_and_never_a_value() -> None:
         "PUBLIC_BASE_URL",
         "TWILIO_AUTH_TOKEN",
         "TOKEN_TTL_SECONDS",
-        "SESSION_TTL_SECONDS",
+        "SESSION_IDLE_SECONDS",
         "CREDIT_PACKS",
         "AUTH_AUTHORITY",
     ):
