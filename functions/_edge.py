@@ -205,6 +205,14 @@ def session_cookie(token: str, max_age: int) -> str:
     return "; ".join(parts)
 
 
+def start_session(user_id: str) -> str:
+    """Starts a session for the user who just signed in (by any sign-in), and returns the
+    Set-Cookie header value that hands it to the browser."""
+    token, session = services().sessions.start(user_id)
+    max_age = int((session.expires_at - session.created_at).total_seconds())
+    return session_cookie(token, max_age)
+
+
 def twilio_webhook(req: func.HttpRequest) -> dict[str, str]:
     """The form of a request Twilio signed for the URL it was given (SignatureInvalid if not).
 

@@ -10,6 +10,7 @@ from functions._edge import (
     services,
     session_cookie,
     session_token,
+    start_session,
     text_field,
 )
 from shared.config import is_loopback_url
@@ -35,11 +36,9 @@ def dev_login(req: func.HttpRequest) -> func.HttpResponse:
     require_same_origin(req)
     email = normalise_email(text_field(read_json(req), "email", 320))
     profile = deps.accounts.sign_in(DEV_PROVIDER, email, email)
-    token, session = deps.sessions.start(profile.user_id)
-    max_age = int((session.expires_at - session.created_at).total_seconds())
     return json_response(
         {"user_id": profile.user_id, "email": profile.email},
-        headers={"Set-Cookie": session_cookie(token, max_age)},
+        headers={"Set-Cookie": start_session(profile.user_id)},
     )
 
 
