@@ -28,6 +28,8 @@ def me(req: func.HttpRequest) -> func.HttpResponse:
         {
             "user_id": profile.user_id,
             "email": profile.email,
+            "name": profile.name,
+            "email_verified": profile.email_verified,
             "created_at": profile.created_at.isoformat(),
             **_balance_json(deps.ledger.balance(session.user_id)),
         }

@@ -27,6 +27,7 @@ def public_config(req: func.HttpRequest) -> func.HttpResponse:
             "mode": settings.mode.value,
             "currency": settings.currency,
             "credit_packs": packs,
-            "sign_in": "dev" if settings.is_sandbox else "entra",
+            # Entra whenever it is configured (always outside the sandbox); else the dev login.
+            "sign_in": "entra" if settings.auth is not None else "dev",
         }
     )

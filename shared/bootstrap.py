@@ -18,6 +18,7 @@ from shared.storage.keys import (
     IDENTITIES_TABLE,
     OPEN_CALLS_TABLE,
     PAYMENTS_TABLE,
+    SIGN_IN_FLOWS_TABLE,
 )
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from shared.credit.stripe_gateway import StripeGateway
     from shared.identity.accounts import Accounts
     from shared.identity.sessions import Sessions
+    from shared.identity.sign_in import SignIn
     from shared.money.ledger import Ledger
     from shared.storage.table_store import TableStore
     from shared.telephony.calls_api import TwilioCallsApi
@@ -64,6 +66,24 @@ class Services:
             absolute=timedelta(seconds=lifetimes.absolute_seconds),
             idle=timedelta(seconds=lifetimes.idle_seconds),
             reauth_max_age=timedelta(seconds=lifetimes.reauth_max_age_seconds),
+        )
+
+    @cached_property
+    def sign_in(self) -> SignIn:
+        """Sign-in through Entra External ID: SignInNotConfigured without AUTH_* settings (the
+        sandbox's default, which signs in with its dev login instead)."""
+        from shared.identity.entra import EntraSignIn
+        from shared.identity.errors import SignInNotConfigured
+        from shared.identity.sign_in import CALLBACK_PATH, SignIn
+        from shared.identity.sign_in_flows import SignInFlows
+
+        if self.settings.auth is None:
+            raise SignInNotConfigured()
+        return SignIn(
+            provider=EntraSignIn(self.settings.auth),
+            flows=SignInFlows(self.store.table(SIGN_IN_FLOWS_TABLE)),
+            accounts=self.accounts,
+            redirect_uri=self.settings.public_base_url + CALLBACK_PATH,
         )
 
     @cached_property

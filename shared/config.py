@@ -258,6 +258,27 @@ class _Reader:
             return None
         return value.rstrip("/")
 
+    def authority(self, name: str) -> str:
+        """An OpenID Connect authority as MSAL takes it: https (MSAL refuses anything else, on
+        loopback too), a host, and the tenant as the first segment of its path."""
+        value = self.required(name)
+        if not value:
+            return ""
+        parts = urlsplit(value)
+        if (
+            parts.scheme != "https"
+            or not parts.hostname
+            or not parts.path.strip("/")
+            or parts.query
+            or parts.fragment
+        ):
+            self.complain(
+                f"The setting {name} must be an https URL with the tenant in its path, like "
+                "https://<tenant>.ciamlogin.com/<tenant-id>."
+            )
+            return ""
+        return value.rstrip("/")
+
     def storage_connection(self, name: str) -> str:
         """A Table Storage connection string: UseDevelopmentStorage=true (Azurite), or
         key=value pairs naming the account and a key or SAS token."""
@@ -388,11 +409,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             {"TWILIO_API_BASE_URL": twilio_api, "STRIPE_API_BASE_URL": stripe_api},
         ):
             read.complain(problem)
-    # The sandbox signs users in with a dev login; everywhere else Entra External ID does.
+    # Entra External ID signs users in, required outside the sandbox; the sandbox has its dev
+    # login, and Entra's too once AUTH_CLIENT_ID is set (to try a real tenant locally).
     auth: AuthSettings | None = None
     if not sandbox or read.optional("AUTH_CLIENT_ID"):
         auth = AuthSettings(
-            authority=read.url("AUTH_AUTHORITY", https_only=True) or "",
+            authority=read.authority("AUTH_AUTHORITY"),
             client_id=read.required("AUTH_CLIENT_ID"),
             client_secret=read.required("AUTH_CLIENT_SECRET"),
         )

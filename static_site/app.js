@@ -134,8 +134,12 @@ async function followCheckout() {
 async function showSignIn(config) {
   $("signed-in").hidden = true;
   $("signed-out").hidden = false;
-  $("dev-login").hidden = config.sign_in !== "dev";
-  $("no-dev-login").hidden = config.sign_in === "dev";
+  const entra = config.sign_in === "entra";
+  $("dev-login").hidden = entra;
+  $("entra-sign-in").hidden = !entra;
+  // Back to this page once signed in (the server accepts only paths of this site).
+  $("continue-with-google").href =
+    `/api/auth/login?returnTo=${encodeURIComponent(window.location.pathname)}`;
 }
 
 async function start() {

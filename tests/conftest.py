@@ -12,6 +12,7 @@ import requests
 from local_host.azurite import Azurite, free_port
 from shared.storage.table_store import Table, TableStore
 from tests.servers import LocalHost
+from tests.sign_in_servers import EntraSite, LoopbackCA, OidcProvider
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +43,28 @@ def host(azurite: Azurite) -> Iterator[LocalHost]:
     server = LocalHost(azurite.connection_string).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def loopback_ca(tmp_path_factory: pytest.TempPathFactory) -> LoopbackCA:
+    return LoopbackCA(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(loopback_ca: LoopbackCA) -> Iterator[OidcProvider]:
+    provider = OidcProvider(loopback_ca).start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(scope="session")
+def entra_site(
+    azurite: Azurite, loopback_ca: LoopbackCA, oidc_provider: OidcProvider
+) -> Iterator[EntraSite]:
+    """A production host (https, behind TLS) that signs in through the loopback provider."""
+    site = EntraSite(azurite.connection_string, loopback_ca, oidc_provider).start()
+    yield site
+    site.stop()
 
 
 class Client:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from shared.identity.errors import InvalidEmail
 from shared.money.ledger import opening_balance_op
-from shared.storage.errors import RowExists
+from shared.storage.errors import RowChanged, RowExists
 from shared.storage.keys import IDENTITY_KEY, PROFILE_KEY
 from shared.storage.rows import Insert, Replace, Row, Value
 
@@ -31,6 +31,10 @@ class Profile:
     email: str
     provider: str
     created_at: datetime
+    # What the identity provider said at the latest sign-in; rows written before these
+    # existed (and dev sign-ins) have none: an empty name, verification unknown (None).
+    name: str = ""
+    email_verified: bool | None = None
 
 
 def normalise_email(raw: str) -> str:
@@ -55,8 +59,19 @@ class Accounts:
     identities: Table
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
-    def sign_in(self, provider: str, subject: str, email: str) -> Profile:
-        """The user behind this identity, created on first sign-in."""
+    def sign_in(
+        self,
+        provider: str,
+        subject: str,
+        email: str,
+        *,
+        name: str = "",
+        email_verified: bool | None = None,
+    ) -> Profile:
+        """The user behind this identity, created on first sign-in.
+
+        The identity (provider, subject) is the key, never the email: the same person signing
+        in again finds the same account whatever their address is now."""
         key = identity_key(provider, subject)
         found = self.identities.get(key, IDENTITY_KEY)
         if found is None:
@@ -69,13 +84,24 @@ class Accounts:
             found = self.identities.get(key, IDENTITY_KEY)
             assert found is not None
         user_id = found.text("user_id")
+        # An empty name or an unknown verification is not written at all (storage drops None),
+        # so that a row without them, like every row from before they existed, says just that.
+        said: dict[str, Value] = {
+            "email": email,
+            "name": name or None,
+            "email_verified": email_verified,
+        }
         profile = self.accounts.get(user_id, PROFILE_KEY)
         if profile is None:
-            profile = self._create_account(user_id, provider, email)
-        elif profile.text("email") != email:
-            # The identity provider is the source of truth for the address: last write wins.
-            data = {**profile.data, "email": email}
-            self.accounts.commit(user_id, [Replace(PROFILE_KEY, data)])
+            profile = self._create_account(user_id, provider, said)
+        if any(profile.get(prop) != value for prop, value in said.items()):
+            # The identity provider is the source of truth for these: last write wins. The
+            # ETag keeps this from bringing back a profile erased meanwhile.
+            data = {**profile.data, **said}
+            try:
+                self.accounts.commit(user_id, [Replace(PROFILE_KEY, data, etag=profile.etag)])
+            except RowChanged:
+                pass  # a parallel sign-in (or an erasure) wrote it first: theirs stands
             profile = Row(PROFILE_KEY, data)
         return _profile(user_id, profile)
 
@@ -83,8 +109,8 @@ class Accounts:
         row = self.accounts.get(user_id, PROFILE_KEY)
         return _profile(user_id, row) if row else None
 
-    def _create_account(self, user_id: str, provider: str, email: str) -> Row:
-        data: dict[str, Value] = {"email": email, "provider": provider, "created_at": self.clock()}
+    def _create_account(self, user_id: str, provider: str, said: dict[str, Value]) -> Row:
+        data: dict[str, Value] = {**said, "provider": provider, "created_at": self.clock()}
         try:
             self.accounts.commit(user_id, [Insert(PROFILE_KEY, data), opening_balance_op()])
         except RowExists:
@@ -100,9 +126,12 @@ def _new_user_id() -> str:
 
 def _profile(user_id: str, row: Row) -> Profile:
     created = row.get("created_at")
+    verified = row.get("email_verified")
     return Profile(
         user_id=user_id,
         email=row.text("email"),
         provider=row.text("provider"),
         created_at=created if isinstance(created, datetime) else datetime.min.replace(tzinfo=UTC),
+        name=row.text("name"),
+        email_verified=verified if isinstance(verified, bool) else None,
     )

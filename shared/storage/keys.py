@@ -30,6 +30,12 @@ SESSION_PREFIX = "session:"
 
 IDENTITY_KEY = "identity"
 
+# Sign-ins in progress: what MSAL needs to finish a flow (its PKCE verifier, nonce, state)
+# and where to go back to, kept server-side, one row per flow (PartitionKey = the SHA-256 of
+# the flow's OAuth state), read once and deleted.
+SIGN_IN_FLOWS_TABLE = "authflows"
+SIGN_IN_FLOW_KEY = "flow"
+
 # Table Storage forbids / \ # ? and control characters in keys; external ids (Stripe,
 # Twilio) never use them, and anything else is refused rather than escaped.
 _ENTRY_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,200}")

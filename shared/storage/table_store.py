@@ -49,7 +49,17 @@ from shared.storage.errors import (
     RowExists,
     StorageUnavailable,
 )
-from shared.storage.rows import MAX_TRANSACTION_OPS, Insert, Op, Page, Replace, Row, Touch, Value
+from shared.storage.rows import (
+    MAX_TRANSACTION_OPS,
+    Insert,
+    Op,
+    Page,
+    Remove,
+    Replace,
+    Row,
+    Touch,
+    Value,
+)
 
 logger = logging.getLogger("ownnumber.storage")
 
@@ -85,7 +95,10 @@ class Table:
             return
         if len(ops) > MAX_TRANSACTION_OPS:
             raise ValueError(f"a transaction holds at most {MAX_TRANSACTION_OPS} operations")
-        if len(ops) == 1:
+        # A conditional delete goes as a transaction even alone: delete_entity swallows the
+        # 404 of a row that is gone, and a row deleted since it was read has changed (two
+        # callers removing one row, each with the ETag it read: exactly one may succeed).
+        if len(ops) == 1 and not (isinstance(ops[0], Remove) and ops[0].etag is not None):
             self._single(partition, ops[0])
             return
         try:
@@ -127,17 +140,9 @@ class Table:
                         match_condition=MatchConditions.Unconditionally,
                     )
                 )
-            elif op.etag is None:
-                _call(lambda: self.client.delete_entity(partition, op.key))
             else:
-                _call(
-                    lambda: self.client.delete_entity(
-                        partition,
-                        op.key,
-                        etag=op.etag,
-                        match_condition=MatchConditions.IfNotModified,
-                    )
-                )
+                # Unconditional only: a conditional delete is a transaction (see commit).
+                _call(lambda: self.client.delete_entity(partition, op.key))
         except ResourceExistsError:
             raise RowExists(op.key) from None
         except (ResourceModifiedError, ResourceNotFoundError):

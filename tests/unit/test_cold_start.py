@@ -44,3 +44,15 @@ def test_loading_the_app_leaves_what_requests_need_to_the_requests() -> None:
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_the_sign_in_functions_are_registered_without_loading_msal() -> None:
+    probe = (
+        "import sys, function_app; "
+        "names = {f.get_function_name() for f in function_app.app.get_functions()}; "
+        "print(sorted(names & {'auth_login', 'auth_callback'}), 'msal' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "['auth_callback', 'auth_login'] False"

@@ -249,3 +249,43 @@ def test_provider_addresses_need_https_in_production_unless_on_this_machine(name
 )
 def test_development_storage_is_told_however_it_is_spelt(value: str, azurite: bool) -> None:
     assert is_development_storage(value) is azurite
+
+
+@pytest.mark.parametrize(
+    "authority",
+    [
+        "http://tenant.ciamlogin.com/tenant-id",
+        "http://127.0.0.1:8443/tenant-id",
+        "https://tenant.ciamlogin.com",
+        "https://tenant.ciamlogin.com/",
+        "https://tenant.ciamlogin.com/tenant-id?p=1",
+        "https:///tenant-id",
+        "tenant.ciamlogin.com/tenant-id",
+    ],
+)
+def test_the_sign_in_authority_is_https_with_the_tenant_in_its_path(authority: str) -> None:
+    # MSAL refuses anything else, and only when a sign-in starts: say so at start-up.
+    with pytest.raises(ConfigError, match="AUTH_AUTHORITY must be an https URL with the tenant"):
+        load_settings({**production(), "AUTH_AUTHORITY": authority})
+
+
+def test_an_external_id_authority_is_kept_as_given() -> None:
+    authority = "https://ownnumber.ciamlogin.com/4f1c2d3e-0000-4000-8000-00000000c1a0/"
+    settings = load_settings({**production(), "AUTH_AUTHORITY": authority})
+    assert settings.auth is not None
+    assert settings.auth.authority == authority.rstrip("/")
+
+
+def test_the_sandbox_signs_in_through_entra_too_once_it_is_configured() -> None:
+    values = {
+        **sample(),
+        "AUTH_AUTHORITY": "https://ownnumber.ciamlogin.com/tenant-id",
+        "AUTH_CLIENT_ID": "client",
+        "AUTH_CLIENT_SECRET": "secret",
+    }
+    settings = load_settings(values)
+    assert settings.is_sandbox
+    assert settings.auth is not None
+    assert settings.auth.client_id == "client"
+    with pytest.raises(ConfigError, match="AUTH_CLIENT_SECRET is missing"):
+        load_settings({**values, "AUTH_CLIENT_SECRET": ""})
