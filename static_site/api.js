@@ -16,6 +16,12 @@ export async function api(path, { method = "GET", body } = {}) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const data = await response.json().catch(() => ({}));
+  if (response.status === 401 && data.code === "reauth_required") {
+    // A dangerous action wants a sign-in from the last few minutes: take the person through
+    // a fresh one, and back to this page.
+    const back = encodeURIComponent(window.location.pathname);
+    window.location.assign(`/api/auth/login?prompt=login&returnTo=${back}`);
+  }
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
 }

@@ -61,11 +61,56 @@ async function loadLedger(append = false) {
 
 async function showAccount() {
   const me = await api("me");
+  $("who-name").textContent = me.name || "";
+  $("who-name").hidden = !me.name;
   $("who").textContent = me.email;
   $("balance").textContent = me.balance;
   $("signed-out").hidden = true;
   $("signed-in").hidden = false;
-  await loadLedger();
+  await Promise.all([loadLedger(), loadSessions()]);
+}
+
+// Where this account is signed in: each session with its device, and a way to end it.
+async function loadSessions() {
+  const { sessions } = await api("me/sessions");
+  const list = $("sessions");
+  list.replaceChildren();
+  for (const session of sessions) {
+    const item = document.createElement("li");
+    const device = document.createElement("span");
+    device.className = "device";
+    device.textContent = session.device || "An unknown browser";
+    if (session.current) {
+      const mark = document.createElement("span");
+      mark.className = "current";
+      mark.textContent = "this browser";
+      device.append(" ", mark);
+    }
+    const when = document.createElement("span");
+    when.className = "hint";
+    when.textContent =
+      `Signed in ${formatTime(session.created_at)} · last seen ${formatTime(session.last_seen_at)}`;
+    item.append(device, when);
+    if (!session.current) {
+      const end = document.createElement("button");
+      end.type = "button";
+      end.className = "secondary";
+      end.textContent = "Sign out there";
+      end.setAttribute("aria-label", `Sign out ${device.textContent}`);
+      end.addEventListener("click", async () => {
+        clearError();
+        await api(`me/sessions/${encodeURIComponent(session.id)}`, { method: "DELETE" })
+          .then(loadSessions)
+          .catch(showError);
+      });
+      item.append(end);
+    }
+    list.append(item);
+  }
+}
+
+function formatTime(iso) {
+  return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }
 
 function renderPacks(packs) {
@@ -170,6 +215,15 @@ async function start() {
   $("logout").addEventListener("click", async () => {
     await api("auth/logout", { method: "POST" }).catch(showError);
     await showSignIn(config);
+  });
+  $("logout-all").addEventListener("click", async () => {
+    clearError();
+    try {
+      await api("auth/logout-all", { method: "POST" });
+      await showSignIn(config);
+    } catch (error) {
+      showError(error);
+    }
   });
   $("ledger-more").addEventListener("click", () => loadLedger(true).catch(showError));
 }

@@ -47,7 +47,7 @@ def test_the_ledger_shows_entries_newest_first_with_the_balance(
 
 def test_signing_out_returns_to_the_sign_in_form_and_stays_out(page: Page, host: LocalHost) -> None:
     sign_in(page, host)
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page.get_by_label("Email")).to_be_visible()
     page.reload()
     expect(page.get_by_label("Email")).to_be_visible()
