@@ -212,7 +212,13 @@ def start_session(
     the Set-Cookie header that hands it to the browser. Only the device family of the
     request's User-Agent is kept; signed_in_at is when the person proved who they are (an ID
     token's auth_time), by default now."""
-    token, session = services().sessions.start(
+    sessions = services().sessions
+    previous = session_token(req)
+    if previous:
+        # Signing in again in this browser ends the session it held: on a shared computer the
+        # last person's session must not live on with nobody holding its cookie.
+        sessions.end(previous)
+    token, session = sessions.start(
         user_id, user_agent=req.headers.get("user-agent"), signed_in_at=signed_in_at
     )
     return session, session_cookie(token, session.absolute_seconds_left(session.created_at))

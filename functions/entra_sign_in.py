@@ -25,7 +25,6 @@ from shared.deadline import DeadlinePassed, deadline
 from shared.identity.errors import (
     SignInFailed,
     SignInNotConfigured,
-    SignInStateMismatch,
     SignInUnavailable,
 )
 from shared.storage.errors import StorageUnavailable
@@ -90,7 +89,9 @@ def auth_callback(req: func.HttpRequest) -> func.HttpResponse:
         signed_in = deps.sign_in.complete(dict(req.params), _cookie(req, _state_cookie_name()))
         logger.info("sign_in.completed")
         # A new session, whatever this browser held before: no pre-login state carries over.
-        _, cookie = start_session(req, signed_in.profile.user_id)
+        _, cookie = start_session(
+            req, signed_in.profile.user_id, signed_in_at=signed_in.signed_in_at
+        )
         return _redirect(
             deps.settings.public_base_url + signed_in.return_to, [cookie, _state_cookie("", 0)]
         )
@@ -110,10 +111,9 @@ def _as_page(
         # A person cancelling or taking too long is ordinary; our side failing is not.
         level = logging.WARNING if failure.status >= 500 else logging.INFO
         logger.log(level, "sign_in.failed: %s", failure.code)
-        # A state that is not this browser's touched nothing: a sign-in this browser has under
-        # way in another tab keeps its cookie.
-        mismatch = isinstance(failure, SignInStateMismatch)
-        return _failure_page(failure, clear_state and not mismatch)
+        # A failure that touched nothing (a state not this browser's, an error answer without a
+        # state) leaves a sign-in this browser has under way, in another tab, its cookie.
+        return _failure_page(failure, clear_state and failure.ended_flow)
     except (StorageUnavailable, DeadlinePassed, ConfigError) as error:
         logger.warning("sign_in.failed: unavailable (%s)", type(error).__name__)
         return _failure_page(SignInUnavailable(), clear_state)

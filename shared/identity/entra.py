@@ -31,10 +31,9 @@ from requests.adapters import HTTPAdapter
 from shared import deadline
 from shared.config import AuthSettings
 from shared.identity.errors import (
-    SignInCancelled,
-    SignInRefusedByProvider,
     SignInTokenInvalid,
     SignInUnavailable,
+    provider_error,
 )
 from shared.identity.identity_provider import IdentityProvider, ProviderAnswer
 
@@ -46,8 +45,6 @@ logger = logging.getLogger("ownnumber.sign_in")
 SCOPES = ["email"]
 CONNECT_TIMEOUT_SECONDS = 3.0
 READ_TIMEOUT_SECONDS = 5.0
-# OAuth error codes are short ASCII words; anything else is not repeated on a page.
-_MAX_ERROR_CODE_CHARS = 64
 
 # MSAL warns on every flow that form_post is "recommended". The answer comes back in the query
 # on purpose: form_post arrives as a cross-site POST, which carries no SameSite=Lax cookie, so
@@ -113,7 +110,7 @@ class EntraSignIn(IdentityProvider):
         if not isinstance(result, dict):
             raise SignInTokenInvalid()
         if "error" in result:
-            raise _provider_error(str(result["error"]))
+            raise provider_error(str(result["error"]))
         claims = result.get("id_token_claims")
         if not isinstance(claims, dict):
             raise SignInTokenInvalid()
@@ -143,18 +140,3 @@ class EntraSignIn(IdentityProvider):
             # provider in trouble. Either way someone must look, and the person can only wait.
             logger.error("sign_in.discovery_failed: %s", type(error).__name__)
             raise SignInUnavailable() from None
-
-
-def _provider_error(code: str) -> Exception:
-    if code == "access_denied":
-        return SignInCancelled()
-    readable = code.isascii() and code.replace("_", "").isalnum()
-    shown = code if readable and len(code) <= _MAX_ERROR_CODE_CHARS else ""
-    logger.warning("sign_in.provider_error: %s", shown or "unreadable")
-    if code == "invalid_grant":
-        return SignInRefusedByProvider(
-            "The identity provider no longer accepts this sign-in (it took too long, or was "
-            "used already)."
-        )
-    suffix = f" (it said: {shown})" if shown else ""
-    return SignInRefusedByProvider(f"The identity provider did not sign you in{suffix}.")

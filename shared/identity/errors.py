@@ -3,7 +3,11 @@ edge can map them without loading accounts or sessions."""
 
 from __future__ import annotations
 
+import logging
+
 from shared.errors import NotFound
+
+logger = logging.getLogger("ownnumber.sign_in")
 
 
 class InvalidEmail(ValueError):
@@ -25,13 +29,15 @@ class SignInFailed(Exception):
     Every failure is a page for a person, not a JSON problem: `sentence` says what happened in
     words, `status` is the page's HTTP status, and `code` names the event in the log (which
     never holds an email, a token or a code). `return_to` is where "try again" leads back to,
-    once the flow that knows it has been read.
+    once the flow that knows it has been read. `ended_flow` says whether this browser's sign-in
+    in progress is over (its state cookie then goes): false when the failure touched nothing.
     """
 
     code = "failed"
     status = 400
     title = "Sign-in did not complete"
     sentence = "The sign-in did not complete."
+    ended_flow = True
 
     def __init__(self, sentence: str | None = None) -> None:
         super().__init__(sentence or self.sentence)
@@ -60,6 +66,7 @@ class SignInStateMismatch(SignInFailed):
     sign-in started elsewhere, or a link someone else sent: login CSRF)."""
 
     code = "state_mismatch"
+    ended_flow = False
     sentence = (
         "This sign-in was started in another tab or browser, or its link was changed, so it "
         "was stopped to keep your account safe."
@@ -127,3 +134,23 @@ class SignInUnavailable(SignInFailed):
     code = "unavailable"
     status = 503
     sentence = "The sign-in service cannot be reached right now. Please try again in a minute."
+
+
+# OAuth error codes are short ASCII words; anything else is not repeated on a page.
+_MAX_ERROR_CODE_CHARS = 64
+
+
+def provider_error(code: str) -> SignInFailed:
+    """The failure an OAuth error code from the identity provider stands for."""
+    if code == "access_denied":
+        return SignInCancelled()
+    readable = code.isascii() and code.replace("_", "").isalnum()
+    shown = code if readable and len(code) <= _MAX_ERROR_CODE_CHARS else ""
+    logger.warning("sign_in.provider_error: %s", shown or "unreadable")
+    if code == "invalid_grant":
+        return SignInRefusedByProvider(
+            "The identity provider no longer accepts this sign-in (it took too long, or was "
+            "used already)."
+        )
+    suffix = f" (it said: {shown})" if shown else ""
+    return SignInRefusedByProvider(f"The identity provider did not sign you in{suffix}.")

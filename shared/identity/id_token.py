@@ -16,7 +16,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from shared.identity.accounts import normalise_email
 from shared.identity.errors import (
@@ -42,6 +42,8 @@ class SignedInIdentity:
     # None when the provider does not say (Entra's tokens mostly do not).
     email_verified: bool | None
     name: str
+    # When the person last entered their credentials (the optional auth_time claim), if said.
+    auth_time: datetime | None = None
 
 
 def identity_from_claims(
@@ -84,7 +86,17 @@ def identity_from_claims(
         email=email,
         email_verified=verified,
         name=_name(claims.get("name")),
+        auth_time=_moment(claims.get("auth_time")),
     )
+
+
+def _moment(value: object) -> datetime | None:
+    if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _text(value: object) -> str:

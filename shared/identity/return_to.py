@@ -38,6 +38,9 @@ def safe_return_to(raw: str | None) -> str:
         if parts.scheme or parts.netloc:
             raise InvalidReturnTo()
     path = urlsplit(decoded).path.lower()
+    # A browser resolves dot segments ("/%2e%2e/api/me" is /api/me): none is accepted.
+    if any(segment in (".", "..") for segment in path.split("/")):
+        raise InvalidReturnTo()
     if path == "/api" or path.startswith("/api/"):
         raise InvalidReturnTo()
     return raw

@@ -36,6 +36,8 @@ FLOW_TTL = timedelta(minutes=10)
 class PendingSignIn:
     flow: dict[str, Any]
     return_to: str
+    # What the provider was asked (select_account, login); "" for nothing.
+    prompt: str = ""
 
 
 def flow_partition(state: str) -> str:
@@ -48,7 +50,7 @@ class SignInFlows:
     ttl: timedelta = FLOW_TTL
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
-    def save(self, flow: Mapping[str, Any], return_to: str) -> None:
+    def save(self, flow: Mapping[str, Any], return_to: str, prompt: str = "") -> None:
         state = flow.get("state")
         if not isinstance(state, str) or not state:
             raise ValueError("an auth code flow has a state")
@@ -58,10 +60,16 @@ class SignInFlows:
         row: dict[str, Value] = {
             "flow": json.dumps(kept, separators=(",", ":")),
             "return_to": return_to,
+            "prompt": prompt,
             "created_at": now,
             "expires_at": now + self.ttl,
         }
         self.table.commit(flow_partition(state), [Insert(SIGN_IN_FLOW_KEY, row)])
+
+    def return_to_of(self, state: str) -> str | None:
+        """Where the flow of this state would come back to, read without using it up."""
+        row = self.table.get(flow_partition(state), SIGN_IN_FLOW_KEY)
+        return row.text("return_to") or None if row is not None else None
 
     def take(self, state: str) -> PendingSignIn:
         """The flow started with this state, deleted so that it can never be used again."""
@@ -82,4 +90,4 @@ class SignInFlows:
             flow = None  # not a row this module wrote
         if not isinstance(flow, dict) or flow.get("state") != state:
             raise SignInFlowUnknown()
-        return PendingSignIn(flow, row.text("return_to", "/"))
+        return PendingSignIn(flow, row.text("return_to", "/"), row.text("prompt"))

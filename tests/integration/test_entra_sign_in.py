@@ -280,8 +280,24 @@ def test_cancelling_at_the_provider_says_so_and_offers_to_try_again(
     page = browser.get(callback, allow_redirects=False)
     assert_failure_page(page, 401, "You cancelled the sign-in.")
     assert 'href="/api/auth/login?returnTo=%2Fcalls"' in page.text
-    assert f"{STATE_COOKIE}=;" in page.headers["Set-Cookie"]
+    # The mock's answer carries no state, so it ends no flow: anyone could send a browser an
+    # error without a state, and must not cancel its sign-in in progress by it.
+    assert "Set-Cookie" not in page.headers
     assert browser.me().status_code == 401
+
+
+def test_an_error_without_a_state_does_not_cancel_the_sign_in_under_way(
+    browser: Browser, person: Any
+) -> None:
+    approved = browser.authorize(browser.start("returnTo=/calls"), person())
+    # Another site sends the browser to our callback with an error of its own making.
+    forged = browser.get(approved.split("?")[0] + "?error=server_error", allow_redirects=False)
+    assert forged.status_code == 401
+    assert "Set-Cookie" not in forged.headers
+    # The real answer still completes the sign-in.
+    done = browser.get(approved, allow_redirects=False)
+    assert done.status_code == 302, done.text
+    assert browser.me().status_code == 200
 
 
 @pytest.mark.parametrize(

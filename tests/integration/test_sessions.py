@@ -297,3 +297,16 @@ def test_the_session_endpoints_need_a_session(
     response = new_client().request(method, path)
     assert response.status_code == 401
     assert response.headers["Content-Type"].startswith("application/problem+json")
+
+
+def test_signing_in_again_in_one_browser_ends_the_session_it_held(
+    new_client: Callable[[], Client],
+) -> None:
+    browser = new_client()
+    browser.sign_in()
+    first = dict(browser.http.cookies)
+    browser.sign_in()  # someone else, at the same computer
+    assert browser.get("/api/me").status_code == 200
+    replayed = new_client()
+    replayed.http.cookies.update(first)
+    assert replayed.get("/api/me").status_code == 401

@@ -20,7 +20,7 @@ from shared.identity.errors import (
     SignInStateMismatch,
 )
 from shared.identity.identity_provider import IdentityProvider, ProviderAnswer
-from shared.identity.sign_in import SignIn
+from shared.identity.sign_in import NOT_RECENTLY_PROVEN, SignIn
 from shared.identity.sign_in_flows import SignInFlows
 from shared.storage.table_store import Table, TableStore
 
@@ -132,17 +132,6 @@ def test_the_state_is_checked_before_the_flow_is_touched(sign_in: SignIn) -> Non
     with pytest.raises(SignInStateMismatch):
         sign_in.complete({"code": "c", "state": start.state}, None)
     assert sign_in.complete({"code": "c", "state": start.state}, start.state).return_to == "/calls"
-
-
-def test_an_error_answer_without_a_state_ends_this_browsers_own_flow(
-    sign_in: SignIn, provider: FakeProvider
-) -> None:
-    start = sign_in.begin("/calls", None)
-    with pytest.raises(SignInCancelled) as cancelled:
-        sign_in.complete({"error": "access_denied"}, start.state)
-    assert cancelled.value.return_to == "/calls"
-    with pytest.raises(SignInFlowUnknown):
-        sign_in.complete({"code": "c", "state": start.state}, start.state)
     # A code still needs its state: only an error may come back without one.
     with pytest.raises(SignInStateMismatch):
         sign_in.complete({"code": "c"}, sign_in.begin("/", None).state)
@@ -167,3 +156,32 @@ def test_a_prompt_other_than_the_two_is_refused_before_any_flow(
         sign_in.begin("/calls", "none")
     assert refused.value.return_to == "/calls"
     assert provider.count == 0
+
+
+def test_a_sign_in_is_fresh_only_when_the_credentials_were_just_entered(
+    sign_in: SignIn, provider: FakeProvider, clock: Clock
+) -> None:
+    # Without auth_time, single sign-on may have answered without asking: not fresh.
+    plain = sign_in.begin("/", None)
+    done = sign_in.complete({"code": "c", "state": plain.state}, plain.state)
+    assert done.signed_in_at == NOT_RECENTLY_PROVEN
+    # prompt=login made the provider ask for the credentials: fresh as of now.
+    again = sign_in.begin("/", "login")
+    assert sign_in.complete({"code": "c", "state": again.state}, again.state).signed_in_at == START
+    # The token says when the person entered them: that, however the flow was started.
+    provider.claims["auth_time"] = int((START - timedelta(hours=2)).timestamp())
+    told = sign_in.begin("/", "login")
+    signed = sign_in.complete({"code": "c", "state": told.state}, told.state)
+    assert signed.signed_in_at == START - timedelta(hours=2)
+
+
+def test_an_error_without_a_state_uses_up_no_flow(sign_in: SignIn) -> None:
+    start = sign_in.begin("/calls", None)
+    with pytest.raises(SignInCancelled) as cancelled:
+        sign_in.complete({"error": "access_denied"}, start.state)
+    assert not cancelled.value.ended_flow
+    assert cancelled.value.return_to == "/calls"
+    assert sign_in.complete({"code": "c", "state": start.state}, start.state).return_to == "/calls"
+    # A code still needs its state: only an error may come back without one.
+    with pytest.raises(SignInStateMismatch):
+        sign_in.complete({"code": "c"}, sign_in.begin("/", None).state)

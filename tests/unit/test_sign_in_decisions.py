@@ -64,6 +64,10 @@ def test_a_page_of_this_site_is_where_sign_in_returns(given: str | None, kept: s
         "/api/me",
         "/API/auth/login",
         "/%61pi/me",
+        "/%2e%2e/api/me",
+        "/x/../api/me",
+        "/./api",
+        "/calls/%2E",
         "/" + "a" * 1000,
     ],
 )
