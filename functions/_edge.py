@@ -175,7 +175,9 @@ def cookie_name() -> str:
     return SECURE_COOKIE_NAME if services().settings.secure_cookies else COOKIE_NAME
 
 
-def session_token(req: func.HttpRequest) -> str | None:
+def request_cookie(req: func.HttpRequest, name: str) -> str | None:
+    """The value of one cookie the browser sent, or None (absent, or a header that does not
+    parse: no cookie can be trusted from it)."""
     header = req.headers.get("cookie")
     if not header:
         return None
@@ -184,8 +186,12 @@ def session_token(req: func.HttpRequest) -> str | None:
         jar.load(header)
     except CookieError:
         return None
-    morsel = jar.get(cookie_name())
+    morsel = jar.get(name)
     return morsel.value if morsel else None
+
+
+def session_token(req: func.HttpRequest) -> str | None:
+    return request_cookie(req, cookie_name())
 
 
 def require_session(req: func.HttpRequest) -> Session:

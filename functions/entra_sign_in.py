@@ -14,12 +14,11 @@ import contextlib
 import html
 import logging
 from collections.abc import Callable
-from http.cookies import CookieError, SimpleCookie
 from urllib.parse import quote
 
 import azure.functions as func
 
-from functions._edge import services, start_session
+from functions._edge import request_cookie, services, start_session
 from shared.config import ConfigError
 from shared.deadline import DeadlinePassed, deadline
 from shared.identity.errors import (
@@ -86,7 +85,9 @@ def auth_login(req: func.HttpRequest) -> func.HttpResponse:
 def auth_callback(req: func.HttpRequest) -> func.HttpResponse:
     def complete() -> func.HttpResponse:
         deps = services()
-        signed_in = deps.sign_in.complete(dict(req.params), _cookie(req, _state_cookie_name()))
+        signed_in = deps.sign_in.complete(
+            dict(req.params), request_cookie(req, _state_cookie_name())
+        )
         logger.info("sign_in.completed")
         # A new session, whatever this browser held before: no pre-login state carries over.
         _, cookie = start_session(
@@ -179,16 +180,3 @@ def _state_cookie(state: str, max_age: int) -> str:
     if services().settings.secure_cookies:
         parts.append("Secure")
     return "; ".join(parts)
-
-
-def _cookie(req: func.HttpRequest, name: str) -> str | None:
-    header = req.headers.get("cookie")
-    if not header:
-        return None
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(header)
-    except CookieError:
-        return None
-    morsel = jar.get(name)
-    return morsel.value if morsel else None

@@ -25,7 +25,6 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -33,6 +32,7 @@ from typing import IO, Any
 import requests
 
 from local_host.azurite import free_port
+from tests.loopback import LoopbackListener
 from tests.servers import PRODUCTION, REPO, LocalHost
 
 # Shaped like a tenant id, as the path of an External ID authority holds one.
@@ -132,36 +132,17 @@ class OidcProvider:
         self._log.close()
 
 
-class TlsFront:
+class TlsFront(LoopbackListener):
     """Terminates TLS on a loopback port and passes the bytes on to upstream_port in plain
     http, one thread per connection (an SSL socket is never read and written at once from
     two threads). upstream_port may be set after construction, before the first client."""
 
     def __init__(self, context: ssl.SSLContext, upstream_port: int = 0) -> None:
+        super().__init__()
         self.upstream_port = upstream_port
         self._context = context
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.2)
-        self.port = int(self._listener.getsockname()[1])
         self.base_url = f"https://127.0.0.1:{self.port}"
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._stopped.set()
-        self._thread.join()
-        self._listener.close()
-
-    def _accept(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+        self.start()
 
     def _serve(self, client: socket.socket) -> None:
         client.settimeout(10)

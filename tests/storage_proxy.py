@@ -13,27 +13,24 @@ import threading
 import time
 
 from local_host.azurite import DEV_ACCOUNT, DEV_KEY
+from tests.loopback import LoopbackListener
 
 _CHUNK = 65536
 
 
-class StorageProxy:
+class StorageProxy(LoopbackListener):
     """Listens on a free loopback port and forwards to upstream_port, as `mode` says:
     "pass"; "delay" (each answer starts `delay` seconds late: one slow round trip per
     request); "stall" (requests are read and never forwarded, so nothing is ever answered)."""
 
     def __init__(self, upstream_port: int) -> None:
+        super().__init__()
         self.upstream_port = upstream_port
         self.mode = "pass"
         self.delay = 0.0
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.2)
-        self.port = int(self._listener.getsockname()[1])
-        self._stopped = threading.Event()
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
+        self.start()
 
     @property
     def connection_string(self) -> str:
@@ -43,23 +40,11 @@ class StorageProxy:
         )
 
     def close(self) -> None:
-        self._stopped.set()
-        self._thread.join()
-        self._listener.close()
+        super().close()
         with self._lock:
             for sock in self._sockets:
                 with contextlib.suppress(OSError):
                     sock.close()
-
-    def _accept(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
         try:
