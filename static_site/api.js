@@ -2,25 +2,41 @@
 
 export class ApiError extends Error {
   constructor(status, problem) {
-    super(problem.detail || problem.title || `HTTP ${status}`);
+    super(problem.detail || problem.title || `The service answered ${status}.`);
     this.status = status;
     this.problem = problem;
+    this.code = problem.code;
   }
 }
 
-export async function api(path, { method = "GET", body } = {}) {
-  const response = await fetch(`/api/${path}`, {
-    method,
-    credentials: "same-origin",
-    headers: body === undefined ? {} : { "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+let signedOutElsewhere = () => {};
+
+// Called when a request finds the session gone (signed out in another tab, expired, ended
+// from another device), so the page can go back to sign-in.
+export function onSessionEnded(listener) {
+  signedOutElsewhere = listener;
+}
+
+export async function api(path, { method = "GET", body, quiet401 = false } = {}) {
+  let response;
+  try {
+    response = await fetch(`/api/${path}`, {
+      method,
+      credentials: "same-origin",
+      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, { detail: "OwnNumber can't be reached. Check your connection and try again." });
+  }
   const data = await response.json().catch(() => ({}));
   if (response.status === 401 && data.code === "reauth_required") {
     // A dangerous action wants a sign-in from the last few minutes: take the person through
     // a fresh one, and back to this page.
     const back = encodeURIComponent(window.location.pathname);
     window.location.assign(`/api/auth/login?prompt=login&returnTo=${back}`);
+  } else if (response.status === 401 && !quiet401) {
+    signedOutElsewhere();
   }
   if (!response.ok) throw new ApiError(response.status, data);
   return data;

@@ -1,231 +1,173 @@
-import { api, ApiError } from "/api.js";
+// The dialer's start: the config, the session, the views (#/call, #/recent, #/credit,
+// #/account), and what keeps every open tab of this browser in step.
 
-const $ = (id) => document.getElementById(id);
-let ledgerContinuation = null;
-// One per page view: a double-clicked "Buy" sends it twice and gets the same Checkout.
-const checkoutNonce = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) =>
-  b.toString(16).padStart(2, "0"),
-).join("");
+import { loadSessions, setUpAccount, showProfile } from "/account.js";
+import { api, ApiError, onSessionEnded } from "/api.js";
+import { refreshBalance, refreshLastRate, showBalance, showSupport } from "/balance.js";
+import { inCall, setUpCallScreen, startCall } from "/call-screen.js";
+import { followCheckout, loadLedger, loadPending, renderPacks, setUpCredit } from "/credit.js";
+import { fillNumber, loadCountries, preferCountry, refreshPreview, setUpDialer } from "/dialer.js";
+import { $, show } from "/dom.js";
+import { loadHistory, setUpHistory } from "/history.js";
+import { setUpMicrophone, stopMicrophoneTest } from "/microphone.js";
+import { destroyDevice, onDeviceError } from "/phone.js";
+import { on, state } from "/state.js";
+
+const VIEWS = ["call", "recent", "credit", "account"];
+// Tabs of this browser tell each other when the session ends or starts.
+const tabs = "BroadcastChannel" in window ? new BroadcastChannel("ownnumber-session") : null;
+let signedIn = false;
 
 function showError(error) {
-  $("error").textContent = error instanceof ApiError ? error.message : "Something went wrong.";
-  $("error").hidden = false;
+  const message = error instanceof ApiError || error instanceof Error ? error.message : "Something went wrong.";
+  $("error").textContent = message;
+  show($("error"), Boolean(message));
 }
 
 function clearError() {
-  $("error").hidden = true;
+  show($("error"), false);
+  $("error").textContent = "";
 }
 
-function describe(entry) {
-  const labels = {
-    credit_purchase: "Credit bought",
-    call_charge: "Call",
-    refund: "Refund",
-    dispute: "Payment disputed",
-    dispute_reversal: "Dispute resolved",
-    refund_reversal: "Refund reversed",
-    adjustment: "Adjustment",
-  };
-  return labels[entry.kind] || entry.kind;
-}
-
-function renderEntries(entries, append) {
-  const body = $("ledger").querySelector("tbody");
-  if (!append) body.replaceChildren();
-  for (const entry of entries) {
-    const row = document.createElement("tr");
-    const cells = [
-      new Date(entry.created_at).toLocaleString(),
-      describe(entry),
-      entry.amount,
-      entry.balance_after,
-    ];
-    cells.forEach((text, index) => {
-      const cell = document.createElement("td");
-      cell.textContent = text;
-      if (index >= 2) cell.className = "amount";
-      row.append(cell);
-    });
-    body.append(row);
-  }
-  $("ledger-empty").hidden = body.children.length > 0;
-}
-
-async function loadLedger(append = false) {
-  const query = append && ledgerContinuation ? `&continuation=${encodeURIComponent(ledgerContinuation)}` : "";
-  const page = await api(`ledger?limit=20${query}`);
-  ledgerContinuation = page.continuation;
-  renderEntries(page.entries, append);
-  $("ledger-more").hidden = !ledgerContinuation;
-}
-
-async function showAccount() {
-  const me = await api("me");
-  $("who-name").textContent = me.name || "";
-  $("who-name").hidden = !me.name;
-  $("who").textContent = me.email;
-  $("balance").textContent = me.balance;
-  $("signed-out").hidden = true;
-  $("signed-in").hidden = false;
-  await Promise.all([loadLedger(), loadSessions()]);
-}
-
-// Where this account is signed in: each session with its device, and a way to end it.
-async function loadSessions() {
-  const { sessions } = await api("me/sessions");
-  const list = $("sessions");
-  list.replaceChildren();
-  for (const session of sessions) {
-    const item = document.createElement("li");
-    const device = document.createElement("span");
-    device.className = "device";
-    device.textContent = session.device || "An unknown browser";
-    if (session.current) {
-      const mark = document.createElement("span");
-      mark.className = "current";
-      mark.textContent = "this browser";
-      device.append(" ", mark);
-    }
-    const when = document.createElement("span");
-    when.className = "hint";
-    when.textContent =
-      `Signed in ${formatTime(session.created_at)} · last seen ${formatTime(session.last_seen_at)}`;
-    item.append(device, when);
-    if (!session.current) {
-      const end = document.createElement("button");
-      end.type = "button";
-      end.className = "secondary";
-      end.textContent = "Sign out there";
-      end.setAttribute("aria-label", `Sign out ${device.textContent}`);
-      end.addEventListener("click", async () => {
-        clearError();
-        await api(`me/sessions/${encodeURIComponent(session.id)}`, { method: "DELETE" })
-          .then(loadSessions)
-          .catch(showError);
-      });
-      item.append(end);
-    }
-    list.append(item);
-  }
-}
-
-function formatTime(iso) {
-  return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-}
-
-function renderPacks(packs) {
-  const buttons = packs.map((pack) => {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.dataset.pack = pack.id;
-    button.textContent =
-      pack.credit === pack.price ? `Buy ${pack.price}` : `Buy ${pack.credit} for ${pack.price}`;
-    button.addEventListener("click", () => buy(pack.id));
-    return button;
-  });
-  $("packs").replaceChildren(...buttons);
-}
-
-async function buy(packId) {
-  clearError();
-  try {
-    const checkout = await api("checkout", {
-      method: "POST",
-      body: { pack: packId, nonce: checkoutNonce },
-    });
-    window.location.assign(checkout.url);
-  } catch (error) {
-    showError(error);
-  }
-}
-
-function showCheckoutStatus(text) {
-  $("checkout-status").textContent = text;
-  $("checkout-status").hidden = false;
-}
-
-// Back from Checkout: only the webhook credits, so wait briefly for it to arrive.
-async function followCheckout() {
-  const returned = new URLSearchParams(window.location.search).get("checkout");
-  if (!returned) return;
-  window.history.replaceState(null, "", window.location.pathname);
-  if (returned === "cancelled") {
-    showCheckoutStatus("Checkout cancelled: nothing was charged.");
+function route() {
+  if (!signedIn) {
+    document.body.dataset.route = "sign-in";
     return;
   }
-  const messages = {
-    paid: (c) => `Payment received: ${c.credit} added to your balance.`,
-    failed: () => "The payment failed: nothing was added.",
-    refunded: () => "This payment was refunded.",
-    partially_refunded: () => "This payment was partly refunded.",
-    disputed: () => "This payment is disputed.",
-    refused: () =>
-      "This payment did not match the pack's price, so no credit was added; it will be refunded.",
-  };
-  for (let attempt = 0; attempt < 30; attempt += 1) {
-    const checkout = await api(`checkout/${encodeURIComponent(returned)}`);
-    if (!["open", "pending"].includes(checkout.status)) {
-      const message = messages[checkout.status];
-      showCheckoutStatus(message ? message(checkout) : `Payment status: ${checkout.status}.`);
-      await showAccount();
-      return;
-    }
-    showCheckoutStatus("Waiting for the payment to be confirmed…");
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+  const wanted = window.location.hash.replace(/^#\/?/, "");
+  const view = VIEWS.includes(wanted) ? wanted : "call";
+  const changed = document.body.dataset.route !== view;
+  document.body.dataset.route = view;
+  for (const tab of document.querySelectorAll("[data-tab]")) {
+    if (tab.dataset.tab === view) tab.setAttribute("aria-current", "page");
+    else tab.removeAttribute("aria-current");
   }
-  showCheckoutStatus("The payment is still being confirmed; your balance updates when it is.");
+  if (changed) {
+    clearError();
+    if (view === "account") loadSessions().catch(showError);
+    if (view === "credit") Promise.all([loadLedger(), loadPending()]).catch(showError);
+  }
 }
 
-async function showSignIn(config) {
-  $("signed-in").hidden = true;
-  $("signed-out").hidden = false;
-  const entra = config.sign_in === "entra";
-  $("dev-login").hidden = entra;
-  $("entra-sign-in").hidden = !entra;
+async function showSignedIn(me) {
+  state.me = me;
+  signedIn = true;
+  showProfile(me);
+  showBalance(me);
+  show($("tabs"), true);
+  route();
+  const calls = await loadHistory().catch(() => []);
+  const last = calls[0];
+  preferCountry(last?.country);
+  await refreshLastRate(last?.to || null);
+}
+
+function showSignIn() {
+  signedIn = false;
+  state.me = null;
+  state.balance = null;
+  state.lastNumber = null;
+  destroyDevice();
+  clearError();
+  show($("tabs"), false);
+  show($("balance-box"), false);
+  show($("account-banner"), false);
+  show($("low-balance"), false);
+  $("history").replaceChildren();
+  $("ledger").replaceChildren();
+  const entra = state.config.sign_in === "entra";
+  show($("dev-login"), !entra);
+  show($("entra-sign-in"), entra);
   // Back to this page once signed in (the server accepts only paths of this site).
-  $("continue-with-google").href =
-    `/api/auth/login?returnTo=${encodeURIComponent(window.location.pathname)}`;
+  $("continue-with-google").href = `/api/auth/login?returnTo=${encodeURIComponent(window.location.pathname)}`;
+  route();
+}
+
+async function signOut(path) {
+  clearError();
+  try {
+    await api(path, { method: "POST" });
+  } catch (error) {
+    showError(error);
+    return;
+  }
+  tabs?.postMessage("signed-out");
+  showSignIn();
 }
 
 async function start() {
   const config = await api("config");
-  if (config.mode === "sandbox") {
-    $("mode").textContent = "Sandbox: no real calls, no real money.";
-    $("mode").hidden = false;
-  }
-  renderPacks(config.credit_packs);
-  try {
-    await showAccount();
-    await followCheckout();
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 401) await showSignIn(config);
-    else showError(error);
-  }
+  state.config = config;
+  if (config.mode === "sandbox") show($("mode"), true);
+  if (config.support_email) showSupport(config.support_email);
+  renderPacks(config.credit_packs, config.currency, showError);
+
+  setUpDialer({
+    call: (rate) => {
+      clearError();
+      stopMicrophoneTest();
+      startCall(rate);
+    },
+  });
+  setUpCallScreen();
+  setUpMicrophone();
+  setUpHistory({
+    onRedial: (call) => {
+      if (inCall()) return;
+      window.location.hash = "#/call";
+      fillNumber(call.formatted || call.to, call.country);
+      $("number").focus();
+    },
+  });
+  setUpCredit({ showError });
+  setUpAccount({ showError });
+  onDeviceError((error) => showError(error));
+  onSessionEnded(() => {
+    if (signedIn) showSignIn();
+  });
+  on("call-ended", async (call) => {
+    await Promise.all([loadHistory(), loadLedger()]).catch(() => {});
+    if (call) await refreshLastRate(call.to);
+    refreshPreview();
+  });
+  on("credit", () => refreshPreview());
+  window.addEventListener("hashchange", route);
+  tabs?.addEventListener("message", async (event) => {
+    if (event.data === "signed-out" && signedIn) showSignIn();
+    if (event.data === "signed-in" && !signedIn) await boot();
+  });
+  // Back to a tab after a while: the session may have ended on another device.
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && signedIn) refreshBalance().catch(() => {});
+  });
 
   $("dev-login").addEventListener("submit", async (event) => {
     event.preventDefault();
     clearError();
     try {
       await api("auth/dev-login", { method: "POST", body: { email: $("email").value } });
-      await showAccount();
+      tabs?.postMessage("signed-in");
+      await boot();
     } catch (error) {
       showError(error);
     }
   });
-  $("logout").addEventListener("click", async () => {
-    await api("auth/logout", { method: "POST" }).catch(showError);
-    await showSignIn(config);
-  });
-  $("logout-all").addEventListener("click", async () => {
-    clearError();
-    try {
-      await api("auth/logout-all", { method: "POST" });
-      await showSignIn(config);
-    } catch (error) {
-      showError(error);
-    }
-  });
-  $("ledger-more").addEventListener("click", () => loadLedger(true).catch(showError));
+  $("logout").addEventListener("click", () => signOut("auth/logout"));
+  $("logout-all").addEventListener("click", () => signOut("auth/logout-all"));
+
+  await loadCountries().catch(showError);
+  await boot();
+  if (signedIn) await loadPending().catch(() => {});
+  await followCheckout().catch(showError);
+}
+
+async function boot() {
+  try {
+    await showSignedIn(await api("me", { quiet401: true }));
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) showSignIn();
+    else showError(error);
+  }
 }
 
 start().catch(showError);

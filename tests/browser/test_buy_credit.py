@@ -2,41 +2,43 @@
 
 from __future__ import annotations
 
-import uuid
+import re
 
 from playwright.sync_api import Page, expect
 
+from tests.browser.dialer import buy_pack, money, sign_in
 from tests.servers import LocalHost
 
 
-def sign_in(page: Page, host: LocalHost) -> None:
-    page.goto(host.base_url + "/")
-    page.get_by_label("Email").fill(f"{uuid.uuid4().hex[:10]}@example.com")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#balance")).to_have_text("0.00 USD")
+def test_packs_are_labelled_so_that_they_cannot_be_misread(page: Page, host: LocalHost) -> None:
+    sign_in(page, host, "/#/credit")
+    labels = page.locator("#packs button").all_inner_texts()
+    assert [re.sub(r"\s+", " ", label) for label in labels] == [
+        "USD 5.00 → USD 5.00 credit",
+        "USD 10.00 → USD 10.00 credit",
+        "USD 25.00 → USD 25.00 credit",
+    ]
 
 
 def test_buying_a_pack_through_the_sandbox_checkout_credits_the_balance(
     page: Page, host: LocalHost
 ) -> None:
     sign_in(page, host)
-    page.get_by_role("button", name="Buy 10.00 USD").click()
-    expect(page.locator("#amount-due")).to_have_text("10.00 USD")
-    page.get_by_role("button", name="Pay 10.00 USD with card 4242").click()
-
+    buy_pack(page, "USD 10.00")
     expect(page.locator("#checkout-status")).to_have_text(
-        "Payment received: 10.00 USD added to your balance."
+        money("Payment received: USD 10.00 added to your balance.")
     )
-    expect(page.locator("#balance")).to_have_text("10.00 USD")
-    expect(page.locator("#ledger tbody tr").first).to_contain_text("Credit bought")
+    expect(page.locator("#balance")).to_have_text(money("USD 10.00"))
+    expect(page.locator("#ledger li").first).to_contain_text("Credit bought · card •••• 4242")
     assert "checkout=" not in page.url
+    expect(page.locator("#low-balance")).to_be_hidden()
 
 
 def test_cancelling_the_checkout_charges_nothing(page: Page, host: LocalHost) -> None:
-    sign_in(page, host)
-    page.get_by_role("button", name="Buy 5.00 USD").click()
+    sign_in(page, host, "/#/credit")
+    page.get_by_role("button", name=re.compile(r"^Buy: pay USD\s5\.00")).click()
     page.get_by_role("link", name="Cancel").click()
     expect(page.locator("#checkout-status")).to_have_text(
         "Checkout cancelled: nothing was charged."
     )
-    expect(page.locator("#balance")).to_have_text("0.00 USD")
+    expect(page.locator("#balance")).to_have_text(money("USD 0.00"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.test_account_page import sign_in
+from tests.browser.dialer import sign_in
 from tests.servers import LocalHost
 
 FIREFOX_ON_WINDOWS = (
@@ -23,8 +23,9 @@ def test_a_second_browser_is_listed_and_can_be_signed_out_from_the_first(
         laptop.goto(host.base_url + "/")
         laptop.get_by_label("Email").fill(email)
         laptop.get_by_role("button", name="Sign in").click()
-        expect(laptop.locator("#who")).to_have_text(email)
+        expect(laptop.locator("#balance-box")).to_be_visible()
 
+        page.goto(host.base_url + "/#/account")
         page.reload()
         sessions = page.locator("#sessions li")
         expect(sessions).to_have_count(2)
@@ -36,13 +37,16 @@ def test_a_second_browser_is_listed_and_can_be_signed_out_from_the_first(
         expect(sessions).to_have_count(1)
         assert laptop.request.get(host.base_url + "/api/me").status == 401
         expect(page.locator("#who")).to_have_text(email)
+        # The laptop's page finds out on its next request, and shows the sign-in.
+        laptop.get_by_role("link", name="Credit").click()
+        expect(laptop.get_by_label("Email")).to_be_visible()
     finally:
         other.close()
 
 
 def test_signing_out_everywhere_returns_to_the_sign_in(page: Page, host: LocalHost) -> None:
-    sign_in(page, host)
+    sign_in(page, host, "/#/account")
     page.get_by_role("button", name="Sign out everywhere").click()
     expect(page.get_by_label("Email")).to_be_visible()
-    expect(page.locator("#signed-in")).to_be_hidden()
+    expect(page.locator("#balance-box")).to_be_hidden()
     assert page.request.get(host.base_url + "/api/me").status == 401

@@ -1,0 +1,24 @@
+// What a call costs after so many seconds: the server's rating rule (shared/calling/rating.py)
+// in the same integer micros, so the running cost on screen is what the ledger will say.
+
+function ceilDiv(a, b) {
+  return Math.floor((a + b - 1) / b);
+}
+
+export function parseIncrements(increments) {
+  const [first, next] = String(increments).split("/").map(Number);
+  return { first, next };
+}
+
+export function billedSeconds(seconds, increments) {
+  const { first, next } = parseIncrements(increments);
+  if (seconds <= 0) return 0;
+  if (seconds <= first) return first;
+  return first + ceilDiv(seconds - first, next) * next;
+}
+
+export function chargeMicros(seconds, rate) {
+  const billed = billedSeconds(Math.floor(seconds), rate.increments);
+  if (billed === 0) return 0;
+  return (rate.connect_fee_micros || 0) + ceilDiv(billed * rate.per_minute_micros, 60);
+}
