@@ -13,6 +13,7 @@ from functions import (
     countries,
     entra_sign_in,
     health,
+    payments,
     public_config,
     rates,
     reconcile,
@@ -41,6 +42,7 @@ for module in (
     calls,
     reconcile,
     checkout,
+    payments,
     stripe_webhook,
 ):
     app.register_functions(module.bp)
