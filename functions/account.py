@@ -9,7 +9,8 @@ from shared.errors import NotSignedIn
 from shared.money.micros import format_micros
 
 if TYPE_CHECKING:
-    from shared.money.ledger import Balance, LedgerEntry
+    from shared.money.ledger import Balance
+    from shared.statement.ledger_lines import StatementLine
 
 bp = func.Blueprint()
 
@@ -48,10 +49,10 @@ def balance(req: func.HttpRequest) -> func.HttpResponse:
 def ledger(req: func.HttpRequest) -> func.HttpResponse:
     session = require_session(req)
     limit = int_param(req, "limit", 50, 1, 200)
-    page = services().ledger.entries(session.user_id, limit, req.params.get("continuation"))
+    page = services().statement.page(session.user_id, limit, req.params.get("continuation"))
     return json_response(
         {
-            "entries": [_entry_json(entry) for entry in page.entries],
+            "entries": [_entry_json(line) for line in page.lines],
             "continuation": page.continuation,
         }
     )
@@ -67,8 +68,9 @@ def _balance_json(balance: "Balance") -> dict[str, object]:
     }
 
 
-def _entry_json(entry: "LedgerEntry") -> dict[str, object]:
+def _entry_json(line: "StatementLine") -> dict[str, object]:
     currency = services().settings.currency
+    entry, call, card = line.entry, line.call, line.card
     return {
         "id": entry.entry_id,
         "kind": entry.kind.value,
@@ -78,4 +80,17 @@ def _entry_json(entry: "LedgerEntry") -> dict[str, object]:
         "balance_after": format_micros(entry.balance_after_micros, currency),
         "created_at": entry.created_at.isoformat(),
         "details": dict(entry.details),
+        "call": (
+            {
+                "to": call.to,
+                "formatted": call.formatted,
+                "duration_seconds": call.duration_seconds,
+                "billed_seconds": call.billed_seconds,
+                "destination": call.destination,
+                "country": call.country,
+            }
+            if call
+            else None
+        ),
+        "card": {"brand": card.brand, "last4": card.last4} if card else None,
     }

@@ -26,10 +26,13 @@ def calls(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def _call_json(call: "CallRecord") -> dict[str, object]:
+    from shared.calling.number_formats import international
+
     currency = services().settings.currency
     return {
         "call_sid": call.call_sid,
         "to": call.to,
+        "formatted": international(call.to),
         "country": call.country,
         "destination": call.description,
         "status": call.status,

@@ -29,5 +29,8 @@ def public_config(req: func.HttpRequest) -> func.HttpResponse:
             "credit_packs": packs,
             # Entra whenever it is configured (always outside the sandbox); else the dev login.
             "sign_in": "entra" if settings.auth is not None else "dev",
+            "support_email": settings.dialer.support_email,
+            "low_balance_minutes": settings.dialer.low_balance_minutes,
+            "voice_edges": list(settings.dialer.voice_edges),
         }
     )

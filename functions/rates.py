@@ -1,5 +1,6 @@
-"""GET /api/rates?to=…: what calling a number costs, and whether (and how long) the signed-in
-user can call it now."""
+"""GET /api/rates?to=…&country=…: what calling a number costs, and whether (and how long) the
+signed-in user can call it now. `to` is the number as typed or pasted (a tel: link too);
+`country` says whose national numbers it may be."""
 
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +15,14 @@ if TYPE_CHECKING:
 
 bp = func.Blueprint()
 
+# Far longer than any number or tel: link: a parameter to refuse, not a number to explain.
+_MAX_TO_CHARS = 256
+
 _UNPRICED = dict.fromkeys(
     (
         "e164",
+        "formatted",
+        "national",
         "country",
         "number_type",
         "description",
@@ -32,6 +38,7 @@ _UNPRICED = dict.fromkeys(
 @bp.route(route="rates", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint
 def rates(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.calling.destination_policy import dialling_region
     from shared.calling.pricing import affordable_seconds
 
     session = require_session(req)
@@ -40,6 +47,13 @@ def rates(req: func.HttpRequest) -> func.HttpResponse:
         raise InvalidInput(
             "The parameter 'to' is required: the number to call, like +442079460018."
         )
+    if len(dialled) > _MAX_TO_CHARS:
+        raise InvalidInput(
+            f"The parameter 'to' is longer than {_MAX_TO_CHARS} characters; a phone number is "
+            "far shorter."
+        )
+    country = req.params.get("country", "")
+    region = dialling_region(country) if country.strip() else None
     deps = services()
     currency = deps.settings.currency
     balance = deps.ledger.balance(session.user_id)
@@ -54,7 +68,7 @@ def rates(req: func.HttpRequest) -> func.HttpResponse:
         "code": None,
     }
     try:
-        priced = deps.pricing.price(dialled)
+        priced = deps.pricing.quote(dialled, region)
         answer.update(_priced(priced, currency))
         answer["max_seconds"] = affordable_seconds(balance, priced.rate, currency)
     except CallRefused as refusal:
@@ -63,9 +77,14 @@ def rates(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def _priced(priced: "PricedDestination", currency: str) -> dict[str, Any]:
+    from shared.calling.number_formats import number_formats
+
     rate = priced.rate
+    formats = number_formats(priced.destination.e164)
     return {
         "e164": priced.destination.e164,
+        "formatted": formats.international if formats else priced.destination.e164,
+        "national": formats.national if formats else None,
         "country": priced.destination.country,
         "number_type": priced.destination.number_type,
         "description": rate.description,

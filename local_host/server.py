@@ -46,6 +46,8 @@ _SINGLE_HEADERS = ("Host", "Origin", "Content-Type", "Cookie")
 _AUTHORITY = re.compile(r"(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+))(?::[0-9]{1,5})?")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # What the OS says when the client has gone (closed the tab, aborted a fetch): not our error.
+# A query string may carry a dialled number (/api/rates?to=…): the request log never shows one.
+_QUERY = re.compile(r"\?\S*")
 _CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
 
@@ -357,6 +359,11 @@ def _make_handler(server: LocalServer, client_timeout: float) -> type[BaseHTTPRe
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            logger.debug("%s - %s", self.address_string(), format % args)
+            logger.debug("%s - %s", self.address_string(), without_query(format % args))
 
     return Handler
+
+
+def without_query(line: str) -> str:
+    """A request log line with every query string cut to "?…"."""
+    return _QUERY.sub("?…", line)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from shared.identity.sessions import Sessions
     from shared.identity.sign_in import SignIn
     from shared.money.ledger import Ledger
+    from shared.statement.ledger_lines import Statement
     from shared.storage.table_store import TableStore
     from shared.telephony.calls_api import TwilioCallsApi
 
@@ -49,6 +50,12 @@ class Services:
         from shared.money.ledger import Ledger
 
         return Ledger(self.store.table(ACCOUNTS_TABLE))
+
+    @cached_property
+    def statement(self) -> Statement:
+        from shared.statement.ledger_lines import Statement
+
+        return Statement(self.ledger, self.store.table(ACCOUNTS_TABLE))
 
     @cached_property
     def accounts(self) -> Accounts:

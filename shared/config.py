@@ -149,6 +149,44 @@ class SessionSettings:
     reauth_max_age_seconds: int
 
 
+# The edges the Twilio Voice JavaScript SDK accepts in `new Device(token, {edge})` (its `Edge`
+# enumeration, @twilio/voice-sdk 2.x): the public ones, then the Interconnect ones, which need
+# a private connection to Twilio.
+TWILIO_VOICE_EDGES = (
+    "roaming",
+    "ashburn",
+    "dublin",
+    "frankfurt",
+    "sao-paulo",
+    "singapore",
+    "sydney",
+    "tokyo",
+    "umatilla",
+    "ashburn-ix",
+    "frankfurt-ix",
+    "london-ix",
+    "san-jose-ix",
+    "singapore-ix",
+    "sydney-ix",
+    "tokyo-ix",
+)
+# The longest address SMTP carries (RFC 5321's 256-octet path, less its angle brackets).
+MAX_EMAIL_CHARS = 254
+_EMAIL_LIKE = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+")
+
+
+@dataclass(frozen=True)
+class DialerSettings:
+    """What the dialer page is told before anyone signs in (GET /api/config)."""
+
+    # Shown on the banner of an account that is disputed or below zero; None: no address.
+    support_email: str | None
+    # The page warns when the balance buys fewer minutes than this to the last destination.
+    low_balance_minutes: int
+    # Passed to `new Device(token, {edge})`, in order: the SDK falls back along the list.
+    voice_edges: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Settings:
     mode: Mode
@@ -161,6 +199,7 @@ class Settings:
     stripe: StripeSettings
     auth: AuthSettings | None
     calling: CallingSettings
+    dialer: DialerSettings
     appinsights_connection_string: str | None
 
     @property
@@ -374,6 +413,47 @@ def _session_settings(read: _Reader) -> SessionSettings:
     )
 
 
+def _support_email(read: _Reader) -> str | None:
+    value = read.optional("SUPPORT_EMAIL")
+    if value is None:
+        return None
+    if len(value) > MAX_EMAIL_CHARS or not _EMAIL_LIKE.fullmatch(value):
+        read.complain(
+            "The setting SUPPORT_EMAIL must be an email address like support@example.org: "
+            f"one @, no spaces, at most {MAX_EMAIL_CHARS} characters (or empty for none)."
+        )
+        return None
+    return value
+
+
+def _voice_edges(read: _Reader) -> tuple[str, ...]:
+    raw = read.optional("TWILIO_EDGE", "roaming") or ""
+    edges: list[str] = []
+    for number, item in enumerate((part.strip() for part in raw.split(",")), start=1):
+        if not item:
+            continue
+        edge = item.lower()
+        if edge not in TWILIO_VOICE_EDGES:
+            read.complain(
+                f"The setting TWILIO_EDGE names an edge Twilio's Voice SDK does not know (item "
+                f"{number}): use a comma-separated list of {', '.join(TWILIO_VOICE_EDGES)}."
+            )
+            return ("roaming",)
+        if edge in edges:
+            read.complain(f"The setting TWILIO_EDGE lists an edge twice (item {number}).")
+            return ("roaming",)
+        edges.append(edge)
+    return tuple(edges) or ("roaming",)
+
+
+def _dialer_settings(read: _Reader) -> DialerSettings:
+    return DialerSettings(
+        support_email=_support_email(read),
+        low_balance_minutes=read.integer("LOW_BALANCE_MINUTES", 5, 0, 600),
+        voice_edges=_voice_edges(read),
+    )
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """The settings, or ConfigError naming every setting that is missing or malformed."""
     read = _Reader(env)
@@ -443,6 +523,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         stripe=stripe,
         auth=auth,
         calling=calling,
+        dialer=_dialer_settings(read),
         appinsights_connection_string=read.optional("APPLICATIONINSIGHTS_CONNECTION_STRING"),
     )
     if read.problems:

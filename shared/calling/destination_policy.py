@@ -18,8 +18,9 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
-from shared.errors import CallRefused
+from shared.errors import CallRefused, InvalidInput
 
 if TYPE_CHECKING:
     import phonenumbers
@@ -35,6 +36,11 @@ _DIALLED = re.compile(r"(\+?)([0-9]+)")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _PREFIX = re.compile(r"[1-9][0-9]{0,14}")
 _NO_COUNTRY = "001"  # phonenumbers' region for non-geographic codes such as +800 and +882
+# A tel: link (RFC 3966) as pages carry them: "tel:+44-20-7946-0958", percent-encoded or not.
+_TEL_SCHEME = "tel:"
+# A link's text may be percent-encoded (three characters a digit); longer is not a number.
+_MAX_LINK_CHARS = 4 * _MAX_INPUT_CHARS
+_REGION = re.compile(r"[A-Za-z]{2}")
 
 
 @cache
@@ -197,6 +203,51 @@ def check_destination(
                 "blocked_prefix",
             )
     return Destination(e164=e164, country=country, number_type=allowed[number_type])
+
+
+def typed_number(raw: str) -> str:
+    """What the user typed or pasted, as text to dial: a tel: link becomes its number.
+
+    A link's percent-encoding is undone and its visual separators are left to
+    check_destination. A link with parameters (";ext=1234", ";phone-context=…", ";isub=…") is
+    refused (InvalidNumber) rather than dialled without them: the number alone may reach
+    someone else, or no one.
+    """
+    text = raw.strip()
+    if text[: len(_TEL_SCHEME)].lower() != _TEL_SCHEME:
+        return raw
+    if len(text) > _MAX_LINK_CHARS:
+        raise InvalidNumber("That is too long to be a phone number.")
+    # A malformed escape is left as it is, and invalid UTF-8 becomes U+FFFD: neither is a
+    # digit, so check_destination refuses them with its own sentence.
+    number = unquote(text[len(_TEL_SCHEME) :], errors="replace")
+    if ";" in number:
+        dialled = number.partition(";")[0]
+        raise InvalidNumber(
+            f"The link to {_shown(dialled)} has an extension or other parameters after the "
+            "number (like ;ext=), which OwnNumber cannot dial; enter the number alone."
+        )
+    return number
+
+
+def dialling_region(text: str) -> str:
+    """The region whose national numbers a dialler accepts: an ISO 3166 alpha-2 code, in any
+    case, of a country with a numbering plan; InvalidInput (with a sentence) otherwise."""
+    import phonenumbers
+
+    code = text.strip()
+    if not _REGION.fullmatch(code):
+        raise InvalidInput(
+            "The country must be a two-letter ISO 3166 code, like GB or US, for the country "
+            "whose national numbers are typed."
+        )
+    region = code.upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise InvalidInput(
+            f"The country {region} is not one with a telephone numbering plan; use a "
+            "two-letter ISO 3166 code like GB or US."
+        )
+    return region
 
 
 def parse_policy_settings(blocked_countries: str, blocked_prefixes: str) -> PolicySettings:

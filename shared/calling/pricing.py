@@ -7,12 +7,15 @@ policy are loaded once per process from the settings (`Pricing.from_settings`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
+from shared.calling.countries import Country, callable_countries
 from shared.calling.destination_policy import (
     Destination,
     PolicySettings,
     check_destination,
     parse_policy_settings,
+    typed_number,
 )
 from shared.calling.rating import SAMPLE_DECK_PATH, Rate, RateDeck, RateDeckError, load_rate_deck
 from shared.config import CallingSettings, ConfigError
@@ -67,9 +70,13 @@ class Pricing:
             ) from None
         return cls(deck, policy)
 
-    def price(self, dialled: str) -> PricedDestination:
-        """The destination and its rate; DestinationRefused or NotPriced if it cannot be called."""
-        destination = check_destination(dialled, self.policy)
+    def price(self, dialled: str, default_region: str | None = None) -> PricedDestination:
+        """The destination and its rate; DestinationRefused or NotPriced if it cannot be called.
+
+        Without `default_region` (the voice webhook) the number must be international; with
+        it, national numbers of that region (and its international prefix, "0044" in GB) too.
+        """
+        destination = check_destination(dialled, self.policy, default_region)
         rate = self.deck.lookup(destination.e164)
         if rate is None:
             raise NotPriced(
@@ -77,6 +84,16 @@ class Pricing:
                 "for that destination."
             )
         return PricedDestination(destination, rate)
+
+    def quote(self, typed: str, region: str | None = None) -> PricedDestination:
+        """What the dialler asks before a call: the number as typed or pasted, a tel: link
+        included, national numbers of `region` too (see price)."""
+        return self.price(typed_number(typed), region)
+
+    @cached_property
+    def countries(self) -> tuple[Country, ...]:
+        """The countries the deck prices and the policy allows; worked out once per process."""
+        return callable_countries(self.deck, self.policy)
 
 
 def affordable_seconds(balance: Balance, rate: Rate, currency: str) -> int:

@@ -13,8 +13,9 @@ success page reads how it went from our rows only.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from shared.credit.stripe_events import (
@@ -170,6 +171,15 @@ class CheckoutView:
     @property
     def status(self) -> str:
         return self.payment.status.value if self.payment else "open"
+
+
+def newest_first(records: Iterable[PaymentRecord], limit: int) -> list[PaymentRecord]:
+    """At most `limit` records, the most recently created first (ties by PaymentIntent id, so
+    the order is stable); a record that lost its creation time comes last."""
+    oldest = datetime.min.replace(tzinfo=UTC)
+    ordered = sorted(records, key=lambda r: r.payment_intent_id, reverse=True)
+    ordered.sort(key=lambda r: r.created_at or oldest, reverse=True)
+    return ordered[:limit]
 
 
 def payment_data(record: PaymentRecord, now: datetime) -> dict[str, Value]:

@@ -37,7 +37,13 @@ from shared.credit.checkout_requests import (
 from shared.credit.disputes import Disputes
 from shared.credit.outcome import Outcome
 from shared.credit.payment_book import PaymentBook
-from shared.credit.payment_records import CheckoutRecord, CheckoutView, checkout_data
+from shared.credit.payment_records import (
+    CheckoutRecord,
+    CheckoutView,
+    PaymentRecord,
+    checkout_data,
+    newest_first,
+)
 from shared.credit.provider import PaymentProvider
 from shared.credit.purchases import Purchases
 from shared.credit.refunds import Refunds
@@ -132,6 +138,12 @@ class Payments:
         if record.payment_intent_id:
             payment = self._book.payment(user_id, record.payment_intent_id)
         return CheckoutView(record, payment)
+
+    def recent_payments(self, user_id: str, limit: int) -> list[PaymentRecord]:
+        """The user's own payments, newest first: read from the records in their partition
+        (one query; a payment's RowKey is its PaymentIntent id, which says nothing of when,
+        so they are sorted here), never from Stripe."""
+        return newest_first(self._book.payments(user_id).values(), limit)
 
     # -- webhook events --
 

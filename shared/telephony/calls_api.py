@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 
 TWILIO_API_ORIGIN = "https://api.twilio.com"
 _TIMEOUT_SECONDS = 10.0
+# What the SDK would otherwise read from os.environ: it takes TWILIO_EDGE and TWILIO_REGION
+# from there for the REST API's host, and TWILIO_EDGE is our setting of the browser's Voice
+# SDK edges ("roaming", or a list), which would make it ask api.roaming.us1.twilio.com. Our
+# settings come from shared.config only. (An empty mapping would not do: the SDK falls back
+# to os.environ for any falsy one.)
+_NO_ENVIRONMENT = {"TWILIO_EDGE": "", "TWILIO_REGION": ""}
 
 
 class TwilioCallsApi(CallsApi):
@@ -64,6 +70,7 @@ class TwilioCallsApi(CallsApi):
                     twilio.api_key_secret,
                     twilio.account_sid,
                     http_client=_http_client(twilio.api_base_url),
+                    environment=_NO_ENVIRONMENT,
                 )
             return self._client
 

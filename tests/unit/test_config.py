@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from shared.config import ConfigError, Mode, is_development_storage, load_settings
-from tests.servers import PRODUCTION, SAMPLE_SETTINGS
+from tests.servers import PRODUCTION, REPO, SAMPLE_SETTINGS
+
+README = REPO / "README.md"
 
 
 def sample() -> dict[str, str]:
@@ -58,6 +61,20 @@ def test_production_needs_sign_in_settings() -> None:
         ("SESSION_ABSOLUTE_SECONDS", "60", "SESSION_ABSOLUTE_SECONDS must be between"),
         ("SESSION_IDLE_SECONDS", "3600", "SESSION_IDLE_SECONDS must be between 7200"),
         ("REAUTH_MAX_AGE_SECONDS", "0", "REAUTH_MAX_AGE_SECONDS must be between"),
+        ("SUPPORT_EMAIL", "support", "SUPPORT_EMAIL must be an email address"),
+        ("SUPPORT_EMAIL", "help@@example.org", "SUPPORT_EMAIL must be an email address"),
+        ("SUPPORT_EMAIL", "a@b@example.org", "SUPPORT_EMAIL must be an email address"),
+        ("SUPPORT_EMAIL", "help desk@example.org", "SUPPORT_EMAIL must be an email address"),
+        ("SUPPORT_EMAIL", "@example.org", "SUPPORT_EMAIL must be an email address"),
+        ("SUPPORT_EMAIL", "help@", "SUPPORT_EMAIL must be an email address"),
+        ("SUPPORT_EMAIL", "a" * 243 + "@example.org", "at most 254 characters"),
+        ("LOW_BALANCE_MINUTES", "601", "LOW_BALANCE_MINUTES must be between 0 and 600"),
+        ("LOW_BALANCE_MINUTES", "-1", "LOW_BALANCE_MINUTES must be between 0 and 600"),
+        ("LOW_BALANCE_MINUTES", "2.5", "LOW_BALANCE_MINUTES must be a whole number"),
+        ("TWILIO_EDGE", "us1", r"TWILIO_EDGE names an edge .* \(item 1\)"),
+        ("TWILIO_EDGE", "dublin,london", r"TWILIO_EDGE names an edge .* \(item 2\)"),
+        ("TWILIO_EDGE", "dublin-ix", "TWILIO_EDGE names an edge"),
+        ("TWILIO_EDGE", "roaming,dublin,roaming", r"lists an edge twice \(item 3\)"),
     ],
 )
 def test_a_bad_setting_stops_start_up_with_a_sentence_naming_it(
@@ -289,3 +306,65 @@ def test_the_sandbox_signs_in_through_entra_too_once_it_is_configured() -> None:
     assert settings.auth.client_id == "client"
     with pytest.raises(ConfigError, match="AUTH_CLIENT_SECRET is missing"):
         load_settings({**values, "AUTH_CLIENT_SECRET": ""})
+
+
+def test_the_dialer_settings_default_to_no_address_five_minutes_and_roaming() -> None:
+    values = sample()
+    for name in ("SUPPORT_EMAIL", "LOW_BALANCE_MINUTES", "TWILIO_EDGE"):
+        del values[name]
+    dialer = load_settings(values).dialer
+    assert (dialer.support_email, dialer.low_balance_minutes, dialer.voice_edges) == (
+        None,
+        5,
+        ("roaming",),
+    )
+
+
+def test_the_sample_dialer_settings_are_safe_examples() -> None:
+    dialer = load_settings(sample()).dialer
+    assert dialer.support_email == "support@example.org"
+    assert dialer.low_balance_minutes == 5
+    assert dialer.voice_edges == ("roaming",)
+
+
+def test_twilio_edges_are_a_fallback_list_kept_in_order() -> None:
+    values = {
+        **sample(),
+        "TWILIO_EDGE": " Dublin, frankfurt-ix ,roaming,",
+        "LOW_BALANCE_MINUTES": "0",
+    }
+    dialer = load_settings(values).dialer
+    assert dialer.voice_edges == ("dublin", "frankfurt-ix", "roaming")
+    assert dialer.low_balance_minutes == 0
+
+
+def test_an_empty_support_email_means_none() -> None:
+    assert load_settings({**sample(), "SUPPORT_EMAIL": "  "}).dialer.support_email is None
+
+
+def test_the_dialer_settings_are_named_in_one_error_never_shown() -> None:
+    values = {
+        **sample(),
+        "SUPPORT_EMAIL": "pa55w0rd at example.org",
+        "LOW_BALANCE_MINUTES": "pa55w0rd",
+        "TWILIO_EDGE": "pa55w0rd",
+    }
+    with pytest.raises(ConfigError) as raised:
+        load_settings(values)
+    assert len(raised.value.problems) == 3
+    for name in ("SUPPORT_EMAIL", "LOW_BALANCE_MINUTES", "TWILIO_EDGE"):
+        assert name in str(raised.value)
+    assert "pa55w0rd" not in str(raised.value)
+
+
+def _settings_read_by_config() -> set[str]:
+    source = (REPO / "shared" / "config.py").read_text()
+    return set(re.findall(r"""(?:read\.\w+|env\.get)\(\s*"([A-Za-z_]+)\"""", source))
+
+
+def test_every_setting_the_app_reads_is_documented_and_in_the_sample() -> None:
+    names = _settings_read_by_config()
+    assert {"SUPPORT_EMAIL", "LOW_BALANCE_MINUTES", "TWILIO_EDGE", "CURRENCY"} <= names
+    settings_section = README.read_text().split("## Settings", 1)[1].split("\n## ", 1)[0]
+    assert not [name for name in names if f"`{name}`" not in settings_section]
+    assert not names - set(sample())

@@ -17,8 +17,11 @@ from shared.calling.destination_policy import (
     PremiumRateRefused,
     SharedCostRefused,
     check_destination,
+    dialling_region,
     parse_policy_settings,
+    typed_number,
 )
+from shared.errors import InvalidInput
 
 pytestmark = pytest.mark.unit
 
@@ -201,3 +204,96 @@ def test_policy_settings_refuse_values_that_would_never_match(
 ) -> None:
     with pytest.raises(ValueError, match="Blocked"):
         PolicySettings(blocked_countries=countries, blocked_prefixes=prefixes)
+
+
+# --- what people paste: tel: links and national numbers -----------------------------------
+
+LONDON = Destination("+442079460958", "GB", "fixed_line")
+
+
+@pytest.mark.parametrize(
+    ("typed", "region"),
+    [
+        ("+44 20 7946 0958", None),
+        ("+44 20 7946 0958", "US"),  # a + number ignores the region
+        ("0044 20 7946 0958", "GB"),  # the international prefix of the region
+        ("011 44 20 7946 0958", "US"),
+        ("(020) 7946-0958", "GB"),
+        ("+44 (0)20 7946 0958", None),  # the national prefix written in parentheses
+        ("tel:+44-20-7946-0958", None),
+        ("tel:+442079460958", "FR"),
+        ("TEL:+44.20.7946.0958", None),
+        ("tel:%2B44-20-7946-0958", None),
+        ("tel:%2B44%2020%207946%200958", None),
+        ("  tel:+44(20)79460958  ", None),
+        ("tel:020-7946-0958", "GB"),  # not RFC 3966, but what pages write
+        ("tel:\uff0b\uff14\uff14\u00a0\uff12\uff10\u00a07946\u00a00958", None),
+    ],
+)
+def test_numbers_are_understood_as_people_type_and_paste_them(
+    typed: str, region: str | None
+) -> None:
+    assert check_destination(typed_number(typed), NO_BLOCKS, region) == LONDON
+
+
+def test_text_that_is_not_a_tel_link_is_left_to_the_policy_as_it_is() -> None:
+    for typed in ("+44 20 7946 0958", " 020 7946 0958 ", "telephone", "tel", ""):
+        assert typed_number(typed) == typed
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "tel:+1-201-555-0123;ext=1234",
+        "tel:+1-201-555-0123;EXT=1234",
+        "tel:7042;phone-context=example.com",
+        "tel:+1-201-555-0123;isub=1411",
+        "tel:+1-201-555-0123%3Bext%3D1234",  # the parameter percent-encoded
+    ],
+)
+def test_a_tel_link_with_parameters_is_refused_rather_than_dialled_without_them(
+    link: str,
+) -> None:
+    with pytest.raises(InvalidNumber, match="cannot dial; enter the number alone"):
+        typed_number(link)
+
+
+@pytest.mark.parametrize(
+    "link", ["tel:", "tel:%ZZ", "tel:%ff%fe", "tel:+44%0020%007946%000958", "tel:sip:x@y"]
+)
+def test_a_broken_tel_link_is_an_invalid_number_not_a_crash(link: str) -> None:
+    with pytest.raises(InvalidNumber):
+        check_destination(typed_number(link), NO_BLOCKS, "GB")
+
+
+def test_an_absurdly_long_tel_link_is_refused_before_it_is_decoded() -> None:
+    with pytest.raises(InvalidNumber, match="too long"):
+        typed_number("tel:" + "%2B" * 1000)
+
+
+@pytest.mark.parametrize(("text", "region"), [("GB", "GB"), ("gb", "GB"), (" Us ", "US")])
+def test_the_dialling_region_is_an_alpha_2_code_in_any_case(text: str, region: str) -> None:
+    assert dialling_region(text) == region
+
+
+@pytest.mark.parametrize(
+    ("text", "sentence"),
+    [
+        ("GBR", "two-letter ISO 3166 code"),
+        ("G", "two-letter ISO 3166 code"),
+        ("\U0001f1ec\U0001f1e7", "two-letter ISO 3166 code"),  # the flag emoji of GB
+        ("\uff27\uff22", "two-letter ISO 3166 code"),  # full-width GB
+        ("G1", "two-letter ISO 3166 code"),
+        ("x" * 10_000, "two-letter ISO 3166 code"),
+        ("ZZ", "ZZ is not one with a telephone numbering plan"),
+        ("AQ", "AQ is not one with a telephone numbering plan"),  # Antarctica
+        ("EU", "EU is not one with a telephone numbering plan"),
+        ("001", "two-letter ISO 3166 code"),
+    ],
+)
+def test_a_region_that_is_not_a_country_with_a_numbering_plan_is_bad_input(
+    text: str, sentence: str
+) -> None:
+    with pytest.raises(InvalidInput, match=sentence) as raised:
+        dialling_region(text)
+    assert "x" * 20 not in str(raised.value)

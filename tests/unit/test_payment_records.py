@@ -11,6 +11,7 @@ import pytest
 from shared.credit.payment_records import (
     PaymentRecord,
     PaymentStatus,
+    newest_first,
     payment_data,
     payment_from_row,
 )
@@ -135,3 +136,20 @@ def test_a_refused_payments_row_keeps_why_and_reads_back_as_a_purchase_of_no_cre
     assert back == replace(record, created_at=data["created_at"])
     assert back.purchase("u1") == refused
     assert replace(back, refused="").purchase("u1") is None  # no credit and not refused
+
+
+def test_the_newest_payments_come_first_and_only_as_many_as_asked() -> None:
+    def at(day: int) -> datetime:
+        return datetime(2026, 1, day, tzinfo=UTC)
+
+    records = [
+        PaymentRecord("pi_b", created_at=at(2)),
+        PaymentRecord("pi_old", created_at=at(1)),
+        PaymentRecord("pi_lost"),  # a record without its creation time
+        PaymentRecord("pi_new", created_at=at(3)),
+        PaymentRecord("pi_a", created_at=at(2)),
+    ]
+    ordered = [r.payment_intent_id for r in newest_first(records, 10)]
+    assert ordered == ["pi_new", "pi_b", "pi_a", "pi_old", "pi_lost"]
+    assert [r.payment_intent_id for r in newest_first(records, 2)] == ["pi_new", "pi_b"]
+    assert newest_first([], 5) == []
