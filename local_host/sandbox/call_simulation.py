@@ -19,6 +19,11 @@ does in the local host:
    timeLimit seconds of talk exactly as Twilio does, then requests the <Dial action> with
    DialCallStatus, DialCallSid and DialCallDuration, and executes what that answers.
 
+While the dialled leg is up, the caller's side of the media can be played too: the digits the
+SDK's Call.sendDigits sends (`send_digits`), and the network's turns that make the SDK raise
+quality warnings or reconnect (`quality_event`). Our app never sees either (Twilio keeps them
+to itself), so they are only recorded on the call, for the sandbox device and the tests.
+
 Every call is also recorded in the Calls REST API fake (sandbox/twilio), so reconciliation
 reads what "Twilio" knows about calls whose callbacks were lost.
 """
@@ -75,6 +80,31 @@ MAGIC_OUTCOMES: Mapping[str, str] = {
 ANSWERED = "answered"
 
 FINAL_STATUSES = frozenset(["completed", "busy", "no-answer", "failed", "canceled"])
+
+# What Twilio takes as digits to send: DTMF tones, and w / W for a pause of 0.5 s / 1 s.
+DTMF_CHARACTERS = frozenset("0123456789*#wW")
+MAX_DIGITS = 32
+# The names the Voice JS SDK 2.x gives Call 'warning' and 'warning-cleared' events
+# (lib/twilio/call.ts: its stats thresholds' prefixes and names, and ICE's own).
+WARNING_NAMES = (
+    "high-rtt",
+    "low-mos",
+    "high-jitter",
+    "high-packet-loss",
+    "high-packets-lost-fraction",
+    "low-bytes-received",
+    "low-bytes-sent",
+    "ice-connectivity-lost",
+    "constant-audio-input-level",
+    "constant-audio-output-level",
+)
+WARNING, WARNING_CLEARED, RECONNECTING, RECONNECTED = (
+    "warning",
+    "warning-cleared",
+    "reconnecting",
+    "reconnected",
+)
+QUALITY_EVENTS = (WARNING, WARNING_CLEARED, RECONNECTING, RECONNECTED)
 
 
 class SandboxRequestInvalid(ValueError):
@@ -161,6 +191,30 @@ class DialLeg:
         }
 
 
+@dataclass(frozen=True)
+class DigitsSent:
+    """Digits the caller's SDK sent in one Call.sendDigits."""
+
+    digits: str
+    at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {"digits": self.digits, "at": _iso(self.at)}
+
+
+@dataclass(frozen=True)
+class QualityEvent:
+    """A turn of the caller's network, as the SDK reports it (see quality_event)."""
+
+    seq: int
+    event: str
+    name: str | None
+    at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "event": self.event, "name": self.name, "at": _iso(self.at)}
+
+
 @dataclass
 class SimulatedCall:
     sid: str
@@ -176,6 +230,10 @@ class SimulatedCall:
     ended_at: datetime | None = None
     finished: bool = False
     hangup: threading.Event = field(default_factory=threading.Event)
+    digits: list[DigitsSent] = field(default_factory=list)
+    events: list[QualityEvent] = field(default_factory=list)
+    warnings: set[str] = field(default_factory=set)
+    reconnecting: bool = False
 
     @property
     def client(self) -> str:
@@ -197,6 +255,10 @@ class SimulatedCall:
             "ended_at": _iso(self.ended_at),
             "options": self.options.as_json(),
             "webhooks": [webhook.as_json() for webhook in self.webhooks],
+            "digits": "".join(sent.digits for sent in self.digits),
+            "digits_sent": [sent.as_json() for sent in self.digits],
+            "events": [event.as_json() for event in self.events],
+            "quality": {"warnings": sorted(self.warnings), "reconnecting": self.reconnecting},
         }
 
 
@@ -267,6 +329,74 @@ class CallSimulator:
             if call.finished or call.status in FINAL_STATUSES:
                 raise SandboxRequestInvalid(f"The call {sid} has already ended.", 409)
             call.hangup.set()
+
+    def send_digits(self, sid: str, digits: str) -> None:
+        """The caller's SDK sends DTMF digits (Call.sendDigits) on the answered call."""
+        if not 1 <= len(digits) <= MAX_DIGITS or not set(digits) <= DTMF_CHARACTERS:
+            raise SandboxRequestInvalid(
+                f"digits must be 1 to {MAX_DIGITS} of 0-9, * and #, with w to wait half a"
+                " second and W to wait a second, as Twilio takes them."
+            )
+        call = self._call(sid)
+        with self._lock:
+            self._require_up(call, "Digits")
+            if call.reconnecting:
+                raise SandboxRequestInvalid(
+                    f"The call {sid} is reconnecting: no digits reach Twilio until it has"
+                    " reconnected.",
+                    409,
+                )
+            call.digits.append(DigitsSent(digits, self.clock()))
+
+    def quality_event(self, sid: str, event: str, name: str | None) -> None:
+        """The caller's network turns: the SDK raises or clears a warning (`name`), or loses
+        its media and reconnects. Only in an order the SDK could report it."""
+        if event not in QUALITY_EVENTS:
+            raise SandboxRequestInvalid(f"event must be one of {', '.join(QUALITY_EVENTS)}.")
+        if event in (WARNING, WARNING_CLEARED) and name not in WARNING_NAMES:
+            raise SandboxRequestInvalid(
+                f"A {event} needs the name of a Voice SDK warning: {', '.join(WARNING_NAMES)}."
+            )
+        if event in (RECONNECTING, RECONNECTED) and name is not None:
+            raise SandboxRequestInvalid(f"A {event} event takes no name; only warnings do.")
+        call = self._call(sid)
+        with self._lock:
+            self._require_up(call, "Network events")
+            if event == WARNING and name in call.warnings:
+                raise SandboxRequestInvalid(
+                    f"The warning {name} is already raised on the call {sid}; clear it first.",
+                    409,
+                )
+            if event == WARNING_CLEARED and name not in call.warnings:
+                raise SandboxRequestInvalid(
+                    f"The warning {name} is not raised on the call {sid}: nothing to clear.", 409
+                )
+            if event == RECONNECTING and call.reconnecting:
+                raise SandboxRequestInvalid(f"The call {sid} is already reconnecting.", 409)
+            if event == RECONNECTED and not call.reconnecting:
+                raise SandboxRequestInvalid(
+                    f"The call {sid} is not reconnecting: send reconnecting first.", 409
+                )
+            if name is not None and event == WARNING:
+                call.warnings.add(name)
+            elif name is not None:
+                call.warnings.discard(name)
+            else:
+                call.reconnecting = event == RECONNECTING
+            call.events.append(QualityEvent(len(call.events) + 1, event, name, self.clock()))
+
+    def _require_up(self, call: SimulatedCall, what: str) -> None:
+        """Refuses (409) unless the call's dialled leg is answered and still up. Under the lock."""
+        leg = call.dials[-1] if call.dials else None
+        if call.finished or call.hangup.is_set() or (leg is not None and leg.ended_at):
+            raise SandboxRequestInvalid(
+                f"The call {call.sid} has ended. {what} reach only a call that is up.", 409
+            )
+        if leg is None or leg.answered_at is None:
+            raise SandboxRequestInvalid(
+                f"The call {call.sid} has not been answered. {what} reach only a call that is up.",
+                409,
+            )
 
     # --- the call ----------------------------------------------------------------------------
 

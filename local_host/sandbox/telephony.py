@@ -9,6 +9,12 @@ Endpoints (JSON):
 - GET  /sandbox/telephony/calls            the most recent calls' states, newest first
 - GET  /sandbox/telephony/calls/{sid}      one call's state
 - POST /sandbox/telephony/calls/{sid}/hangup   the caller hangs up now; 202 with the state
+- POST /sandbox/telephony/calls/{sid}/digits   {"digits": "1#"}: what the SDK's
+  Call.sendDigits sends; 200 with the state
+- POST /sandbox/telephony/calls/{sid}/quality  {"event": ..., "name": ...}: the caller's
+  network turns; 200 with the state
+- GET  /sandbox/telephony/device.js        the sandbox device: an ES module with the Voice JS
+  SDK's Device and Call, which the dialer loads in sandbox mode instead of the SDK
 
 POST /sandbox/telephony/calls takes {"identity": "<user id>"} or {"token": "<access token
 from /api/token>"} (checked as Twilio checks it), "to", and options:
@@ -43,12 +49,30 @@ destination policy accepts and the sample deck prices as a UK landline):
 - +442079460002: no-answer (initiated, ringing, then no-answer after answer_delay_ms)
 - +442079460003: failed    (initiated, then failed)
 Every other number answers.
+
+The caller's side of an answered call (answered and not yet ended, else 409):
+- digits: 1 to 32 of 0-9, * and #, w (wait 0.5 s) and W (wait 1 s), as Twilio takes them
+  (the SDK itself refuses W). Recorded on the call: "digits" is all of them in order,
+  "digits_sent" each request's with its time. Not while reconnecting (409).
+- quality: "event" is "warning" or "warning-cleared" with the "name" of a Voice SDK warning
+  (high-rtt, low-mos, high-jitter, high-packet-loss, high-packets-lost-fraction,
+  low-bytes-received, low-bytes-sent, ice-connectivity-lost, constant-audio-input-level,
+  constant-audio-output-level), or "reconnecting" then "reconnected" (no name): the media
+  drops and comes back, and the call stays up. Each is appended to the call's "events" as
+  {"seq", "event", "name", "at"} (seq from 1), and "quality" holds the warnings raised and
+  whether it is reconnecting. Only in an order the SDK could report them: a warning already
+  raised, a clear of one that is not, a second reconnecting or a reconnected without one is
+  a 409. The sandbox device turns these into the Call's events of the same names.
+
+device.js is served only here, so it exists only where the sandbox is mounted: the sandbox
+device never ships on the production code path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 from local_host.http_types import LocalRequest, LocalResponse, json_response, problem_response
@@ -68,6 +92,7 @@ from shared.telephony.webhook_overrides import InvalidOverrides, parse_overrides
 
 PREFIX = "/sandbox/telephony"
 _NO_STORE = ("Cache-Control", "no-store")
+DEVICE_MODULE = Path(__file__).with_name("device.js")
 
 
 class TelephonySandbox:
@@ -83,6 +108,9 @@ class TelephonySandbox:
                 Route.of("GET", "calls", self._list),
                 Route.of("GET", "calls/{sid}", self._show),
                 Route.of("POST", "calls/{sid}/hangup", self._hang_up),
+                Route.of("POST", "calls/{sid}/digits", self._digits),
+                Route.of("POST", "calls/{sid}/quality", self._quality),
+                Route.of("GET", "device.js", self._device_module),
             ),
             "sandbox endpoint",
         )
@@ -134,6 +162,38 @@ class TelephonySandbox:
     def _hang_up(self, _request: LocalRequest, sid: str) -> LocalResponse:
         self.calls.hang_up(sid)
         return json_response(202, self.calls.state(sid), _NO_STORE)
+
+    def _digits(self, request: LocalRequest, sid: str) -> LocalResponse:
+        data = _json_body(request)
+        _only_fields(data, "digits")
+        digits = data.get("digits")
+        if not isinstance(digits, str):
+            raise SandboxRequestInvalid('Send {"digits": "1"}: the digits as a string.')
+        self.calls.send_digits(sid, digits)
+        return json_response(200, self.calls.state(sid), _NO_STORE)
+
+    def _quality(self, request: LocalRequest, sid: str) -> LocalResponse:
+        data = _json_body(request)
+        _only_fields(data, "event", "name")
+        event, name = data.get("event"), data.get("name")
+        if not isinstance(event, str) or not (name is None or isinstance(name, str)):
+            raise SandboxRequestInvalid(
+                'Send {"event": "warning", "name": "high-rtt"}: event and name as strings.'
+            )
+        self.calls.quality_event(sid, event, name)
+        return json_response(200, self.calls.state(sid), _NO_STORE)
+
+    def _device_module(self, _request: LocalRequest) -> LocalResponse:
+        # Read on each request, as the static site is: an edit shows on the next reload.
+        return LocalResponse(
+            200,
+            DEVICE_MODULE.read_bytes(),
+            [
+                ("Content-Type", "text/javascript; charset=utf-8"),
+                _NO_STORE,
+                ("X-Content-Type-Options", "nosniff"),
+            ],
+        )
 
     def _identity(self, data: Mapping[str, Any]) -> str:
         token, identity = data.get("token"), data.get("identity")
@@ -231,6 +291,13 @@ def call_options(data: Mapping[str, Any]) -> CallOptions:
         raise SandboxRequestInvalid("params must be an object of short strings.")
     values["params"] = dict(params)
     return CallOptions(**values)
+
+
+def _only_fields(data: Mapping[str, Any], *names: str) -> None:
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        quoted = ", ".join(repr(name[:40]) for name in unknown[:5])
+        raise SandboxRequestInvalid(f"Unknown field(s) {quoted}; use {', '.join(names)}.")
 
 
 def _is_identity(value: str) -> bool:

@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -16,6 +16,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-quic",
     "--no-first-run",
+    # Fake microphones and speakers (a headless machine has none, and getUserMedia would fail
+    # with NotFoundError). Whether a page may use them is still each context's permission:
+    # granted in `microphone_page`, refused (NotAllowedError) everywhere else. Hence no
+    # --use-fake-ui-for-media-stream, which would grant every page.
+    "--use-fake-device-for-media-stream",
 ]
 
 
@@ -32,7 +37,23 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
+    yield from _watched_page(browser.new_context())
+
+
+@pytest.fixture
+def microphone_page(browser: Browser) -> Iterator[Page]:
+    """A page whose origin the user allowed the microphone (a fake one)."""
+    yield from _watched_page(browser.new_context(permissions=["microphone"]))
+
+
+@pytest.fixture
+def mic_denied_page(browser: Browser) -> Iterator[Page]:
+    """A page whose origin may not use the microphone: getUserMedia rejects with
+    NotAllowedError, as after the user's "Block" (Chromium refuses what was not granted)."""
+    yield from _watched_page(browser.new_context(permissions=[]))
+
+
+def _watched_page(context: BrowserContext) -> Iterator[Page]:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))

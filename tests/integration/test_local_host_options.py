@@ -203,12 +203,18 @@ def test_the_sandbox_is_mounted_only_in_sandbox_mode(
     client: Client, azurite_connection: str, stopped_hosts: list[LocalHost]
 ) -> None:
     assert client.get("/sandbox/telephony").status_code == 200
+    assert client.get("/sandbox/telephony/device.js").status_code == 200
     production = LocalHost(
         azurite_connection,
         PRODUCTION,
     )
     stopped_hosts.append(production.start())
-    for path in ("/sandbox/telephony", "/sandbox/stripe/_requests", "/sandbox/twilio/"):
+    for path in (
+        "/sandbox/telephony",
+        "/sandbox/telephony/device.js",
+        "/sandbox/stripe/_requests",
+        "/sandbox/twilio/",
+    ):
         assert requests.get(production.base_url + path, timeout=10).status_code == 404, path
 
 
