@@ -6,7 +6,9 @@
 - the ledger against Azurite: posts per second serially; 20 threads on 20 accounts; 20
   threads on one account within one process (they take turns on an in-process lock) against
   20 instances on one account (every race decided by ETag conflicts and retries);
-- latency through the local host: a balance read, a whole billed call, a Stripe payment.
+- latency through the local host: a balance read, a whole billed call, a Stripe payment;
+- the site's own JS and CSS gzipped against its budget, and the vendored Voice SDK beside it
+  (benchmarks/site_budget.py).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks import cold_start, webhooks  # noqa: E402
+from benchmarks import cold_start, site_budget, webhooks  # noqa: E402
 from local_host.azurite import Azurite, free_port  # noqa: E402
 from shared.money.ledger import EntryKind, Ledger  # noqa: E402
 from shared.storage.table_store import TableStore  # noqa: E402
@@ -108,6 +110,17 @@ def main() -> None:
 
     print("Through the local host (sequential requests, median)")
     webhooks.measure(row)
+
+    print("The site, gzipped (level 9, each file, summed)")
+    sizes = site_budget.gzipped_sizes()
+    total = sum(sizes.values())
+    verdict = "meets" if total <= site_budget.BUDGET_BYTES else "MISSES"
+    budget = f"<= {site_budget.BUDGET_BYTES / 1024:.0f} KB: {verdict}"
+    row(f"own JS + CSS ({len(sizes)} files)", f"{total / 1024:.1f} KB", budget)
+    row(
+        "the vendored Voice SDK (not counted)",
+        f"{site_budget.vendored_gzipped_bytes() / 1024:.1f} KB",
+    )
 
 
 if __name__ == "__main__":

@@ -2,37 +2,33 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-    # Fake microphones and speakers (a headless machine has none, and getUserMedia would fail
-    # with NotFoundError). Whether a page may use them is still each context's permission:
-    # granted in `microphone_page`, refused (NotAllowedError) everywhere else. Hence no
-    # --use-fake-ui-for-media-stream, which would grant every page.
-    "--use-fake-device-for-media-stream",
-]
+from tests.browser.chromium import CHROMIUM_ARGS, chromium_path
+
+# Fake microphones and speakers (a headless machine has none, and getUserMedia would fail
+# with NotFoundError). Whether a page may use them is still each context's permission:
+# granted in `microphone_page`, refused (NotAllowedError) everywhere else. Hence no
+# --use-fake-ui-for-media-stream, which would grant every page.
+FAKE_MEDIA = ["--use-fake-device-for-media-stream"]
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    chromium = playwright.chromium.launch(
+        executable_path=chromium_path(), headless=True, args=[*CHROMIUM_ARGS, *FAKE_MEDIA]
+    )
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture

@@ -98,3 +98,42 @@ def test_the_built_in_static_web_apps_sign_in_is_closed(site: StaticSite, provid
     status, body, _ = get(site, f"/.auth/login/{provider}")
     assert status == 404
     assert body != (SITE / "index.html").read_bytes()
+
+
+# The edges a deployment may choose among (Twilio's public edges); from roaming, signalling
+# may move to any of them, so the policy allows every one.
+TWILIO_EDGES = (
+    "roaming",
+    "ashburn",
+    "dublin",
+    "frankfurt",
+    "sao-paulo",
+    "singapore",
+    "sydney",
+    "tokyo",
+    "umatilla",
+)
+
+
+def directives(policy: str) -> dict[str, list[str]]:
+    return {name: sources for name, *sources in (part.split() for part in policy.split(";"))}
+
+
+@pytest.mark.parametrize("path", ["/", "/vendor/twilio-voice/twilio.min.js", "/missing.js"])
+def test_the_csp_lets_in_the_voice_sdk_and_nothing_unsafe(site: StaticSite, path: str) -> None:
+    policy = get(site, path)[2]["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in policy
+    assert "'unsafe-eval'" not in policy
+    assert "blob:" not in policy  # the SDK starts no worker and plays no blob: URL
+    parsed = directives(policy)
+    assert parsed["script-src"] == ["'self'"]  # the SDK is served from our origin
+    assert "worker-src" not in parsed
+    assert parsed["connect-src"] == [
+        "'self'",  # our API
+        *(f"wss://voice-js.{edge}.twilio.com" for edge in TWILIO_EDGES),  # signalling
+        "https://eventgw.twilio.com",  # Insights events
+        "https://eventgw.us1.twilio.com",  # ... once signalling names the home region, US1
+        "https://sdk.twilio.com",  # sounds, fetched for WebAudio
+    ]
+    assert parsed["media-src"] == ["'self'", "https://sdk.twilio.com"]  # sounds as <audio>
+    assert parsed["default-src"] == ["'self'"]
