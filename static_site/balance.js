@@ -1,6 +1,7 @@
 // The balance, always in view, what it buys, and the banners about the account's state.
 
 import { api } from "/api.js";
+import { affordableSeconds } from "/cost.js";
 import { $, show } from "/dom.js";
 import { formatBalance, formatMinutes } from "/format.js";
 import { emit, state } from "/state.js";
@@ -38,8 +39,9 @@ export async function refreshLastRate(lastNumber = state.lastNumber) {
 
 function minutesSentence() {
   const rate = state.lastRate;
-  if (!rate) return "";
-  return `about ${formatMinutes(rate.max_seconds)} to the ${rate.description} you last called`;
+  if (!rate || !state.balance) return "";
+  const seconds = affordableSeconds(state.balance.balance_micros, rate);
+  return `about ${formatMinutes(seconds)} to the ${rate.description} you last called`;
 }
 
 function renderMinutes() {
@@ -73,7 +75,7 @@ function renderBanners() {
   const limit = state.config?.low_balance_minutes ?? 5;
   let low = "";
   if (!disputed && !negative) {
-    if (rate && rate.max_seconds < limit * 60) {
+    if (rate && affordableSeconds(balance.balance_micros, rate) < limit * 60) {
       low = `Low balance: ${minutesSentence().replace(/^about/, "it buys about")}.`;
     } else if (!rate && balance.balance_micros === 0) {
       low = "Your balance is empty: buy credit to make your first call.";

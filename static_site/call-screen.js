@@ -6,7 +6,7 @@ import { refreshBalance } from "/balance.js";
 import { chargeMicros } from "/cost.js";
 import { buildKeypad } from "/dialer.js";
 import { $, show } from "/dom.js";
-import { countryName, flag, formatBalance, formatClock, formatDuration, formatPrice } from "/format.js";
+import { flag, formatBalance, formatClock, formatDuration, formatPrice } from "/format.js";
 import { explainMicrophoneError, isMicrophoneError } from "/microphone.js";
 import { connect } from "/phone.js";
 import { emit, state } from "/state.js";
@@ -42,6 +42,7 @@ export function setUpCallScreen() {
   $("show-dtmf").addEventListener("click", () => {
     const open = $("dtmf").hidden;
     show($("dtmf"), open);
+    $("in-call").classList.toggle("dtmf-open", open);
     $("show-dtmf").setAttribute("aria-pressed", String(open));
   });
   $("summary-close").addEventListener("click", closeSummary);
@@ -64,12 +65,14 @@ export async function startCall(rate) {
   show($("mic-help"), false);
   show($("in-call"), true);
   show($("dtmf"), false);
+  $("in-call").classList.remove("dtmf-open");
+  document.body.classList.add("calling");
   $("show-dtmf").setAttribute("aria-pressed", "false");
   $("mute").setAttribute("aria-pressed", "false");
   $("dtmf-sent").textContent = "";
   $("in-call-flag").textContent = flag(rate.country);
   $("in-call-number").textContent = rate.formatted || rate.e164;
-  $("in-call-destination").textContent = rate.country ? `${countryName(rate.country)} · ${rate.description}` : rate.description;
+  $("in-call-destination").textContent = rate.description;
   $("in-call-timer").textContent = formatClock(0);
   $("in-call-cost").textContent = formatPrice(0, rate.currency);
   $("in-call-left").textContent = formatDuration(rate.max_seconds);
@@ -155,6 +158,7 @@ function sendDigit(digit) {
 }
 
 function stopTicker(mine) {
+  document.body.classList.remove("calling");
   clearInterval(mine.ticker);
   mine.ticker = null;
 }
@@ -242,5 +246,5 @@ async function showSandboxPanel(call) {
     const { SandboxPanel } = await import("/sandbox-panel.js");
     sandboxPanel = new SandboxPanel($("sandbox-controls"));
   }
-  sandboxPanel.showFor(call.parameters.CallSid);
+  sandboxPanel.showFor(call);
 }

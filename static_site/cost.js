@@ -22,3 +22,14 @@ export function chargeMicros(seconds, rate) {
   if (billed === 0) return 0;
   return (rate.connect_fee_micros || 0) + ceilDiv(billed * rate.per_minute_micros, 60);
 }
+
+// How long the balance pays for at this rate: rating.max_seconds without its per-call cap
+// (a single call stops at 4 hours; the balance may buy more than that in all).
+export function affordableSeconds(balanceMicros, rate) {
+  const budget = balanceMicros - (rate.connect_fee_micros || 0);
+  if (balanceMicros <= 0 || budget < 0 || !rate.per_minute_micros) return balanceMicros > 0 ? Infinity : 0;
+  const { first, next } = parseIncrements(rate.increments);
+  const billed = Math.floor((budget * 60) / rate.per_minute_micros);
+  if (billed < first) return 0;
+  return first + Math.floor((billed - first) / next) * next;
+}

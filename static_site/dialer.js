@@ -2,6 +2,7 @@
 // of what calling it costs. Parsing is the server's (phonenumbers), so both sides agree.
 
 import { api, ApiError } from "/api.js";
+import { affordableSeconds, chargeMicros } from "/cost.js";
 import { $, el, show } from "/dom.js";
 import {
   countryName,
@@ -124,6 +125,7 @@ function schedulePreview(now = false) {
   clearTimeout(previewTimer);
   preview = null;
   $("call").disabled = true;
+  $("call").removeAttribute("aria-label");
   previewTimer = setTimeout(runPreview, now === true ? 0 : PREVIEW_DELAY_MS);
 }
 
@@ -158,34 +160,49 @@ async function runPreview() {
 function renderPreview(answer) {
   const box = $("preview");
   if (answer.country && answer.country !== $("country").value) selectCountry(answer.country);
+  const lines = [];
+  if (answer.e164) {
+    const type = NUMBER_TYPES[answer.number_type] || "number";
+    const where = answer.country ? `${countryName(answer.country)} ${type}` : answer.description;
+    const price = `${formatPrice(answer.per_minute_micros, answer.currency)}/min`;
+    lines.push(
+      el("p", { class: "line" }, `${flag(answer.country)} ${answer.formatted || answer.e164}`),
+      el("p", { class: "price" }, `${where} · ${price} · ${describeIncrements(answer.increments)}`),
+    );
+    if (answer.connect_fee_micros > 0) {
+      const fee = formatPrice(answer.connect_fee_micros, answer.currency);
+      lines.push(el("p", { class: "hint", text: `Plus ${fee} when answered.` }));
+    }
+  }
   if (!answer.allowed) {
     box.classList.add("refused");
-    const children = [el("p", { class: "line", text: answer.reason })];
+    lines.push(el("p", { class: answer.e164 ? "reason" : "line reason", text: refusal(answer) }));
     if (["insufficient_credit", "negative_balance"].includes(answer.code)) {
-      children.push(el("p", {}, el("a", { href: "#/credit", text: "Buy credit" })));
+      lines.push(el("p", {}, el("a", { href: "#/credit", text: "Buy credit" })));
     }
-    box.replaceChildren(...children);
+    box.replaceChildren(...lines);
     return;
   }
-  const type = NUMBER_TYPES[answer.number_type] || "number";
-  const where = answer.country ? `${countryName(answer.country)} ${type}` : answer.description;
-  const price = `${formatPrice(answer.per_minute_micros, answer.currency)}/min`;
-  const lines = [
-    el("p", { class: "line" }, `${flag(answer.country)} ${answer.formatted || answer.e164}`),
-    el("p", { class: "price" }, `${where} · ${price} · ${describeIncrements(answer.increments)}`),
-  ];
-  if (answer.connect_fee_micros > 0) {
-    lines.push(
-      el("p", { class: "hint", text: `Plus ${formatPrice(answer.connect_fee_micros, answer.currency)} when answered.` }),
-    );
-  }
-  lines.push(
-    el("p", { class: "hint", text: `Your balance pays for about ${formatMinutes(answer.max_seconds)}.` }),
-  );
+  const seconds = affordableSeconds(answer.balance_micros, answer);
+  lines.push(el("p", { class: "hint", text: `Your balance pays for about ${formatMinutes(seconds)}.` }));
   box.replaceChildren(...lines);
   preview = answer;
   $("call").disabled = false;
   $("call").setAttribute("aria-label", `Call ${answer.formatted || answer.e164}`);
+}
+
+// The server's sentence, but in the page's own money format where the page can say it.
+function refusal(answer) {
+  if (answer.code === "insufficient_credit") {
+    const first = chargeMicros(1, answer);
+    return `Your balance does not cover the first ${describeFirst(answer.increments)} of this call (${formatPrice(first, answer.currency)}).`;
+  }
+  return answer.reason;
+}
+
+function describeFirst(increments) {
+  const first = Number(String(increments).split("/")[0]);
+  return first === 60 ? "minute" : first === 1 ? "second" : `${first} seconds`;
 }
 
 export function currentNumber() {

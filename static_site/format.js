@@ -106,6 +106,7 @@ export function formatClock(seconds) {
 
 // "about 42 min": minutes rounded down, since the call is cut at the limit.
 export function formatMinutes(seconds) {
+  if (seconds === Infinity) return "as long as you like";
   const minutes = Math.floor(seconds / 60);
   if (minutes >= 1) return `${new Intl.NumberFormat(locale).format(minutes)} min`;
   return seconds > 0 ? "less than a minute" : "no time";

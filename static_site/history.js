@@ -30,7 +30,7 @@ export async function loadHistory(append = false) {
 function callItem(call) {
   const number = call.formatted || call.to;
   const outcome = call.settled ? outcomeOf(call) : "in progress";
-  const where = call.country ? `${countryName(call.country)} · ${call.destination}` : call.destination;
+  const where = call.destination || countryName(call.country);
   const length = call.duration_seconds ? formatDuration(call.duration_seconds) : null;
   const cost = call.settled ? (call.charge_micros ? formatPrice(call.charge_micros, state.config.currency) : "free") : "…";
   return el(
@@ -51,7 +51,7 @@ function callItem(call) {
       type: "button",
       class: "secondary redial",
       text: "Call again",
-      "aria-label": `Call ${number} again`,
+      "aria-label": `Call again: ${number}`,
       onclick: () => redial(call),
     }),
   );

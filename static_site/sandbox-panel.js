@@ -6,11 +6,12 @@ import { el } from "/dom.js";
 export class SandboxPanel {
   constructor(container) {
     this.container = container;
-    this.sid = null;
+    this.call = null;
   }
 
-  showFor(sid) {
-    this.sid = sid;
+  // The call's sid is known only once Twilio (here the sandbox) has the call: read it late.
+  showFor(call) {
+    this.call = call;
     const button = (text, steps) =>
       el("button", { type: "button", class: "secondary", text, onclick: () => this.play(steps) });
     this.container.replaceChildren(
@@ -28,7 +29,7 @@ export class SandboxPanel {
 
   hide() {
     this.container.hidden = true;
-    this.sid = null;
+    this.call = null;
   }
 
   async play(steps) {
@@ -37,8 +38,9 @@ export class SandboxPanel {
         await new Promise((resolve) => setTimeout(resolve, step.wait));
         continue;
       }
-      if (!this.sid) return;
-      await fetch(`/sandbox/telephony/calls/${encodeURIComponent(this.sid)}/quality`, {
+      const sid = this.call?.parameters?.CallSid;
+      if (!sid) return;
+      await fetch(`/sandbox/telephony/calls/${encodeURIComponent(sid)}/quality`, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify(step),

@@ -33,7 +33,7 @@ def credit(table_store: TableStore, user: str, micros: int, **kwargs: object) ->
 def start_call(page: Page, number: str = UK_LANDLINE) -> None:
     page.goto(page.url.split("#")[0] + "#/call")
     page.get_by_label("Phone number").fill(number)
-    page.get_by_role("button", name=f"Call {number}").click()
+    page.get_by_role("button", name=f"Call {number}", exact=True).click()
     expect(page.locator("#in-call-state")).to_have_text("In call")
 
 
@@ -66,7 +66,7 @@ def test_a_refused_microphone_shows_how_to_allow_it(
     credit(table_store, user_id(page), 1_000_000)
     page.reload()
     page.get_by_label("Phone number").fill(UK_LANDLINE)
-    page.get_by_role("button", name=f"Call {UK_LANDLINE}").click()
+    page.get_by_role("button", name=f"Call {UK_LANDLINE}", exact=True).click()
     help_box = page.locator("#mic-help")
     expect(help_box).to_be_visible()
     expect(help_box).to_contain_text("blocked the microphone")
@@ -83,7 +83,7 @@ def test_the_microphone_test_shows_a_moving_level(microphone_page: Page, host: L
     page.get_by_role("button", name="Test my microphone").click()
     # Chromium's fake microphone plays a beep: the meter must leave zero.
     page.wait_for_function(
-        "Number(document.getElementById('mic-level').getAttribute('aria-valuenow')) > 0"
+        "() => Number(document.getElementById('mic-level').getAttribute('aria-valuenow')) > 0"
     )
     expect(page.locator("#microphone option").first).not_to_have_text("Default microphone")
 

@@ -41,7 +41,7 @@ def test_sign_in_buy_preview_call_pay_and_redial(microphone_page: Page, host: Lo
     expect(preview).to_contain_text("first minute, then per second")
     expect(preview).to_contain_text("about 666 min")
 
-    page.get_by_role("button", name=f"Call {UK_LANDLINE}").click()
+    page.get_by_role("button", name=f"Call {UK_LANDLINE}", exact=True).click()
     state = page.locator("#in-call-state")
     expect(state).to_have_text("Ringing…")
     expect(state).to_have_text("In call")
@@ -82,9 +82,9 @@ def test_sign_in_buy_preview_call_pay_and_redial(microphone_page: Page, host: Lo
     page.get_by_role("button", name="Done").click()
     page.get_by_label("Phone number").fill("")
     page.get_by_role("link", name="Recent").click()
-    page.get_by_role("button", name=f"Call {UK_LANDLINE} again").first.click()
+    page.get_by_role("button", name=f"Call again: {UK_LANDLINE}").first.click()
     expect(page.get_by_label("Phone number")).to_have_value(UK_LANDLINE)
-    expect(page.get_by_role("button", name=f"Call {UK_LANDLINE}")).to_be_enabled()
+    expect(page.get_by_role("button", name=f"Call {UK_LANDLINE}", exact=True)).to_be_enabled()
 
     page.get_by_role("link", name="Credit").click()
     entry = page.locator("#ledger li").first

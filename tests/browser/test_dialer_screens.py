@@ -29,7 +29,9 @@ def check(page: Page, screen: str, size: str, theme: str) -> None:
     assert page.evaluate(SHOWN_THOUGH_HIDDEN) == [], f"hidden elements shown on {screen}"
     assert_accessible(page, f"{screen} ({size}, {theme})")
     SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{screen}-{size}-{theme}.png", full_page=True)
+    # What the person sees first: the top of the screen, at the size of theirs.
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.screenshot(path=SCREENSHOTS / f"{screen}-{size}-{theme}.png")
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
@@ -63,7 +65,7 @@ def test_every_screen(
         expect(page.locator("#preview")).to_contain_text("United Kingdom landline")
         check(page, "dialer-preview", size, theme)
 
-        page.get_by_role("button", name=f"Call {UK_LANDLINE}").click()
+        page.get_by_role("button", name=f"Call {UK_LANDLINE}", exact=True).click()
         expect(page.locator("#in-call-state")).to_have_text("In call")
         page.get_by_role("button", name="Keypad").click()
         page.get_by_role("button", name="Slow connection").click()
@@ -91,6 +93,7 @@ def test_every_screen(
             flags=lambda flags: flags | {FLAG_PAYMENT_DISPUTED},
         )
         page.goto(host.base_url + "/#/call")
+        page.reload()
         expect(page.locator("#account-banner")).to_be_visible()
         check(page, "disputed", size, theme)
     finally:
@@ -111,7 +114,7 @@ def test_the_microphone_guidance_screen(
         )
         page.reload()
         page.get_by_label("Phone number").fill(UK_LANDLINE)
-        page.get_by_role("button", name=f"Call {UK_LANDLINE}").click()
+        page.get_by_role("button", name=f"Call {UK_LANDLINE}", exact=True).click()
         expect(page.locator("#mic-help")).to_be_visible()
         check(page, "microphone-blocked", size, "light")
     finally:
