@@ -16,9 +16,9 @@ def test_a_new_user_signs_in_and_sees_a_zero_balance(page: Page, host: LocalHost
     expect(page.locator("#balance")).to_have_text(money("USD 0.00"))
     expect(page.locator("#mode")).to_contain_text("Sandbox")
     expect(page.locator("#low-balance")).to_contain_text("Your balance is empty")
-    page.get_by_role("link", name="Account").click()
+    page.get_by_role("link", name="Account", exact=True).click()
     expect(page.locator("#who")).to_have_text(email)
-    page.get_by_role("link", name="Credit").click()
+    page.get_by_role("link", name="Credit", exact=True).click()
     expect(page.locator("#ledger-empty")).to_be_visible()
 
 
@@ -31,6 +31,7 @@ def test_the_ledger_shows_entries_newest_first_in_words_with_the_balance(
     ledger.post(user, "pay_browser", 10_000_000, EntryKind.CREDIT_PURCHASE)
     ledger.post(user, "CA_browser", -250_000, EntryKind.CALL_CHARGE)
     page.goto(host.base_url + "/#/credit")
+    page.reload()
     expect(page.locator("#balance")).to_have_text(money("USD 9.75"))
     rows = page.locator("#ledger li")
     expect(rows).to_have_count(2)
@@ -43,7 +44,7 @@ def test_the_ledger_shows_entries_newest_first_in_words_with_the_balance(
 
 def test_signing_out_returns_to_the_sign_in_form_and_stays_out(page: Page, host: LocalHost) -> None:
     sign_in(page, host)
-    page.get_by_role("link", name="Account").click()
+    page.get_by_role("link", name="Account", exact=True).click()
     page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page.get_by_label("Email")).to_be_visible()
     expect(page.locator("#tabs")).to_be_hidden()
@@ -67,6 +68,6 @@ def test_an_error_does_not_outlive_sign_out(page: Page, host: LocalHost) -> None
     expect(page.locator("#error")).to_be_visible()
     sign_in(page, host)
     expect(page.locator("#error")).to_be_hidden()
-    page.get_by_role("link", name="Account").click()
+    page.get_by_role("link", name="Account", exact=True).click()
     page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page.locator("#error")).to_be_hidden()

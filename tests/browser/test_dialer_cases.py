@@ -180,7 +180,7 @@ def test_a_second_tab_notices_the_sign_out(page: Page, host: LocalHost) -> None:
     second = page.context.new_page()
     second.goto(host.base_url + "/#/credit")
     expect(second.locator("#balance-box")).to_be_visible()
-    page.get_by_role("link", name="Account").click()
+    page.get_by_role("link", name="Account", exact=True).click()
     page.get_by_role("button", name="Sign out", exact=True).click()
     expect(second.get_by_label("Email")).to_be_visible()
     expect(second.locator("#balance-box")).to_be_hidden()

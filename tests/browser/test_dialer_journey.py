@@ -81,12 +81,12 @@ def test_sign_in_buy_preview_call_pay_and_redial(microphone_page: Page, host: Lo
     expect(history).to_contain_text(money("USD 0.015"))
     page.get_by_role("button", name="Done").click()
     page.get_by_label("Phone number").fill("")
-    page.get_by_role("link", name="Recent").click()
+    page.get_by_role("link", name="Recent", exact=True).click()
     page.get_by_role("button", name=f"Call again: {UK_LANDLINE}").first.click()
     expect(page.get_by_label("Phone number")).to_have_value(UK_LANDLINE)
     expect(page.get_by_role("button", name=f"Call {UK_LANDLINE}", exact=True)).to_be_enabled()
 
-    page.get_by_role("link", name="Credit").click()
+    page.get_by_role("link", name="Credit", exact=True).click()
     entry = page.locator("#ledger li").first
     expect(entry).to_contain_text(f"Call to {UK_LANDLINE} · ")
     expect(entry.locator(".amount")).to_have_text(money(MINUS + "USD 0.015"))

@@ -75,13 +75,13 @@ def test_every_screen(
         expect(page.locator("#call-summary")).to_contain_text("balance")
         check(page, "call-ended", size, theme)
 
-        page.get_by_role("link", name="Recent").click()
+        page.get_by_role("link", name="Recent", exact=True).click()
         expect(page.locator("#history li")).to_have_count(1)
         check(page, "recent", size, theme)
-        page.get_by_role("link", name="Credit").click()
+        page.get_by_role("link", name="Credit", exact=True).click()
         expect(page.locator("#ledger li")).to_have_count(2)
         check(page, "credit", size, theme)
-        page.get_by_role("link", name="Account").click()
+        page.get_by_role("link", name="Account", exact=True).click()
         expect(page.locator("#sessions li")).to_have_count(1)
         check(page, "account", size, theme)
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
+from tests.browser.dialer import money
 from tests.sign_in_servers import EntraSite, OidcProvider
 
 
@@ -67,4 +68,4 @@ def test_the_production_page_offers_google_and_signs_in_through_it(
 
     site_page.wait_for_url(entra_site.base_url + "/")
     expect(site_page.locator("#who")).to_have_text(email)
-    expect(site_page.locator("#balance")).to_have_text("0.00 USD")
+    expect(site_page.locator("#balance")).to_have_text(money("USD 0.00"))

@@ -38,7 +38,7 @@ def test_a_second_browser_is_listed_and_can_be_signed_out_from_the_first(
         assert laptop.request.get(host.base_url + "/api/me").status == 401
         expect(page.locator("#who")).to_have_text(email)
         # The laptop's page finds out on its next request, and shows the sign-in.
-        laptop.get_by_role("link", name="Credit").click()
+        laptop.get_by_role("link", name="Credit", exact=True).click()
         expect(laptop.get_by_label("Email")).to_be_visible()
     finally:
         other.close()
