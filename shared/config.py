@@ -152,7 +152,7 @@ class SessionSettings:
 # The edges the Twilio Voice JavaScript SDK accepts in `new Device(token, {edge})` (its `Edge`
 # enumeration, @twilio/voice-sdk 2.x): the public ones, then the Interconnect ones, which need
 # a private connection to Twilio.
-TWILIO_VOICE_EDGES = (
+VOICE_SDK_EDGES = (
     "roaming",
     "ashburn",
     "dublin",
@@ -427,20 +427,20 @@ def _support_email(read: _Reader) -> str | None:
 
 
 def _voice_edges(read: _Reader) -> tuple[str, ...]:
-    raw = read.optional("TWILIO_EDGE", "roaming") or ""
+    raw = read.optional("TWILIO_VOICE_EDGES", "roaming") or ""
     edges: list[str] = []
     for number, item in enumerate((part.strip() for part in raw.split(",")), start=1):
         if not item:
             continue
         edge = item.lower()
-        if edge not in TWILIO_VOICE_EDGES:
+        if edge not in VOICE_SDK_EDGES:
             read.complain(
-                f"The setting TWILIO_EDGE names an edge Twilio's Voice SDK does not know (item "
-                f"{number}): use a comma-separated list of {', '.join(TWILIO_VOICE_EDGES)}."
+                f"The setting TWILIO_VOICE_EDGES names an edge Twilio's Voice SDK does not know (item "
+                f"{number}): use a comma-separated list of {', '.join(VOICE_SDK_EDGES)}."
             )
             return ("roaming",)
         if edge in edges:
-            read.complain(f"The setting TWILIO_EDGE lists an edge twice (item {number}).")
+            read.complain(f"The setting TWILIO_VOICE_EDGES lists an edge twice (item {number}).")
             return ("roaming",)
         edges.append(edge)
     return tuple(edges) or ("roaming",)

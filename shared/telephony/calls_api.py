@@ -23,11 +23,11 @@ if TYPE_CHECKING:
 
 TWILIO_API_ORIGIN = "https://api.twilio.com"
 _TIMEOUT_SECONDS = 10.0
-# What the SDK would otherwise read from os.environ: it takes TWILIO_EDGE and TWILIO_REGION
-# from there for the REST API's host, and TWILIO_EDGE is our setting of the browser's Voice
-# SDK edges ("roaming", or a list), which would make it ask api.roaming.us1.twilio.com. Our
-# settings come from shared.config only. (An empty mapping would not do: the SDK falls back
-# to os.environ for any falsy one.)
+# What the SDK would otherwise read from os.environ: TWILIO_EDGE and TWILIO_REGION choose its
+# REST API's host (TWILIO_EDGE=roaming, say, would make it ask api.roaming.us1.twilio.com).
+# Our settings come from shared.config only; the browser's edges are TWILIO_VOICE_EDGES, named
+# apart for this reason. (An empty mapping would not do: the SDK falls back to os.environ for
+# any falsy one.)
 _NO_ENVIRONMENT = {"TWILIO_EDGE": "", "TWILIO_REGION": ""}
 
 

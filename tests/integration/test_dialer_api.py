@@ -47,7 +47,7 @@ def dialer_host(azurite: Azurite) -> Iterator[LocalHost]:
     server = LocalHost(
         azurite.connection_string,
         {
-            "TWILIO_EDGE": "dublin, frankfurt,roaming",
+            "TWILIO_VOICE_EDGES": "dublin, frankfurt,roaming",
             "LOW_BALANCE_MINUTES": "0",
             "SUPPORT_EMAIL": "",
             "BLOCKED_COUNTRIES": "JM",

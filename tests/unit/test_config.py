@@ -71,10 +71,10 @@ def test_production_needs_sign_in_settings() -> None:
         ("LOW_BALANCE_MINUTES", "601", "LOW_BALANCE_MINUTES must be between 0 and 600"),
         ("LOW_BALANCE_MINUTES", "-1", "LOW_BALANCE_MINUTES must be between 0 and 600"),
         ("LOW_BALANCE_MINUTES", "2.5", "LOW_BALANCE_MINUTES must be a whole number"),
-        ("TWILIO_EDGE", "us1", r"TWILIO_EDGE names an edge .* \(item 1\)"),
-        ("TWILIO_EDGE", "dublin,london", r"TWILIO_EDGE names an edge .* \(item 2\)"),
-        ("TWILIO_EDGE", "dublin-ix", "TWILIO_EDGE names an edge"),
-        ("TWILIO_EDGE", "roaming,dublin,roaming", r"lists an edge twice \(item 3\)"),
+        ("TWILIO_VOICE_EDGES", "us1", r"TWILIO_VOICE_EDGES names an edge .* \(item 1\)"),
+        ("TWILIO_VOICE_EDGES", "dublin,london", r"TWILIO_VOICE_EDGES names an edge .* \(item 2\)"),
+        ("TWILIO_VOICE_EDGES", "dublin-ix", "TWILIO_VOICE_EDGES names an edge"),
+        ("TWILIO_VOICE_EDGES", "roaming,dublin,roaming", r"lists an edge twice \(item 3\)"),
     ],
 )
 def test_a_bad_setting_stops_start_up_with_a_sentence_naming_it(
@@ -310,7 +310,7 @@ def test_the_sandbox_signs_in_through_entra_too_once_it_is_configured() -> None:
 
 def test_the_dialer_settings_default_to_no_address_five_minutes_and_roaming() -> None:
     values = sample()
-    for name in ("SUPPORT_EMAIL", "LOW_BALANCE_MINUTES", "TWILIO_EDGE"):
+    for name in ("SUPPORT_EMAIL", "LOW_BALANCE_MINUTES", "TWILIO_VOICE_EDGES"):
         del values[name]
     dialer = load_settings(values).dialer
     assert (dialer.support_email, dialer.low_balance_minutes, dialer.voice_edges) == (
@@ -330,7 +330,7 @@ def test_the_sample_dialer_settings_are_safe_examples() -> None:
 def test_twilio_edges_are_a_fallback_list_kept_in_order() -> None:
     values = {
         **sample(),
-        "TWILIO_EDGE": " Dublin, frankfurt-ix ,roaming,",
+        "TWILIO_VOICE_EDGES": " Dublin, frankfurt-ix ,roaming,",
         "LOW_BALANCE_MINUTES": "0",
     }
     dialer = load_settings(values).dialer
@@ -347,12 +347,12 @@ def test_the_dialer_settings_are_named_in_one_error_never_shown() -> None:
         **sample(),
         "SUPPORT_EMAIL": "pa55w0rd at example.org",
         "LOW_BALANCE_MINUTES": "pa55w0rd",
-        "TWILIO_EDGE": "pa55w0rd",
+        "TWILIO_VOICE_EDGES": "pa55w0rd",
     }
     with pytest.raises(ConfigError) as raised:
         load_settings(values)
     assert len(raised.value.problems) == 3
-    for name in ("SUPPORT_EMAIL", "LOW_BALANCE_MINUTES", "TWILIO_EDGE"):
+    for name in ("SUPPORT_EMAIL", "LOW_BALANCE_MINUTES", "TWILIO_VOICE_EDGES"):
         assert name in str(raised.value)
     assert "pa55w0rd" not in str(raised.value)
 
@@ -364,7 +364,7 @@ def _settings_read_by_config() -> set[str]:
 
 def test_every_setting_the_app_reads_is_documented_and_in_the_sample() -> None:
     names = _settings_read_by_config()
-    assert {"SUPPORT_EMAIL", "LOW_BALANCE_MINUTES", "TWILIO_EDGE", "CURRENCY"} <= names
+    assert {"SUPPORT_EMAIL", "LOW_BALANCE_MINUTES", "TWILIO_VOICE_EDGES", "CURRENCY"} <= names
     settings_section = README.read_text().split("## Settings", 1)[1].split("\n## ", 1)[0]
     assert not [name for name in names if f"`{name}`" not in settings_section]
     assert not names - set(sample())

@@ -24,7 +24,7 @@ SETTINGS = TwilioSettings(
 def test_the_voice_sdk_edge_setting_does_not_move_the_rest_api(
     monkeypatch: pytest.MonkeyPatch, edge: str, region: str | None
 ) -> None:
-    # TWILIO_EDGE is the browser's edge list; Twilio's SDK would read it for its REST host.
+    # An environment left with TWILIO_EDGE (Twilio's own variable) must not move our REST host.
     monkeypatch.setenv("TWILIO_EDGE", edge)
     if region:
         monkeypatch.setenv("TWILIO_REGION", region)
