@@ -149,9 +149,10 @@ class SessionSettings:
     reauth_max_age_seconds: int
 
 
-# The edges the Twilio Voice JavaScript SDK accepts in `new Device(token, {edge})` (its `Edge`
-# enumeration, @twilio/voice-sdk 2.x): the public ones, then the Interconnect ones, which need
-# a private connection to Twilio.
+# The public edges of the Twilio Voice JavaScript SDK for `new Device(token, {edge})` (its `Edge`
+# enumeration, @twilio/voice-sdk 2.x), each of whose signalling hosts the site's CSP allows.
+# The Interconnect ones (ashburn-ix…) need a private connection to Twilio and CSP hosts of
+# their own, so a deployment that has one edits both.
 VOICE_SDK_EDGES = (
     "roaming",
     "ashburn",
@@ -162,13 +163,6 @@ VOICE_SDK_EDGES = (
     "sydney",
     "tokyo",
     "umatilla",
-    "ashburn-ix",
-    "frankfurt-ix",
-    "london-ix",
-    "san-jose-ix",
-    "singapore-ix",
-    "sydney-ix",
-    "tokyo-ix",
 )
 # The longest address SMTP carries (RFC 5321's 256-octet path, less its angle brackets).
 MAX_EMAIL_CHARS = 254

@@ -330,11 +330,11 @@ def test_the_sample_dialer_settings_are_safe_examples() -> None:
 def test_twilio_edges_are_a_fallback_list_kept_in_order() -> None:
     values = {
         **sample(),
-        "TWILIO_VOICE_EDGES": " Dublin, frankfurt-ix ,roaming,",
+        "TWILIO_VOICE_EDGES": " Dublin, frankfurt ,roaming,",
         "LOW_BALANCE_MINUTES": "0",
     }
     dialer = load_settings(values).dialer
-    assert dialer.voice_edges == ("dublin", "frankfurt-ix", "roaming")
+    assert dialer.voice_edges == ("dublin", "frankfurt", "roaming")
     assert dialer.low_balance_minutes == 0
 
 
