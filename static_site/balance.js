@@ -46,6 +46,9 @@ function minutesSentence() {
 
 function renderMinutes() {
   const sentence = minutesSentence();
+  const rate = state.lastRate;
+  $("balance-minutes").textContent =
+    rate && state.balance ? `≈ ${formatMinutes(affordableSeconds(state.balance.balance_micros, rate))} to ${rate.description}` : "";
   $("credit-minutes").textContent = sentence ? `That is ${sentence}.` : "";
   $("balance-box").title = sentence ? `Balance: ${sentence}` : "";
 }

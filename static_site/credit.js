@@ -94,6 +94,11 @@ export async function followCheckout() {
   showCheckoutStatus("The payment is still being confirmed; your balance updates when it is.");
 }
 
+export function stopWatchingPayments() {
+  clearTimeout(pendingTimer);
+  pendingIds = new Set();
+}
+
 export async function creditChanged() {
   await refreshBalance();
   await Promise.all([loadLedger(), loadPending()]);
@@ -102,9 +107,19 @@ export async function creditChanged() {
 
 // Payments our records hold as pending (a bank payment not yet confirmed): they stay in view,
 // across reloads, until the webhook says how they ended.
+let pendingIds = new Set();
+let pendingTimer = null;
+const PENDING_POLL_MS = 15_000;
+
 export async function loadPending() {
+  clearTimeout(pendingTimer);
   const { payments } = await api("payments?limit=10").catch(() => ({ payments: [] }));
   const pending = payments.filter((payment) => payment.status === "pending");
+  const landed = [...pendingIds].some((id) => !pending.some((p) => p.payment_intent === id));
+  pendingIds = new Set(pending.map((payment) => payment.payment_intent));
+  // While a bank payment is on its way, look again now and then: its credit shows when it lands.
+  if (pending.length) pendingTimer = setTimeout(() => loadPending().catch(() => {}), PENDING_POLL_MS);
+  if (landed) await creditChanged();
   $("pending-payments").replaceChildren(
     ...pending.map((payment) =>
       el(

@@ -42,3 +42,27 @@ def test_cancelling_the_checkout_charges_nothing(page: Page, host: LocalHost) ->
         "Checkout cancelled: nothing was charged."
     )
     expect(page.locator("#balance")).to_have_text(money("USD 0.00"))
+
+
+def test_a_bank_payment_stays_pending_across_reloads_until_it_lands(
+    page: Page, host: LocalHost
+) -> None:
+    sign_in(page, host, "/#/credit")
+    page.get_by_role("button", name=re.compile(r"^Buy: pay USD\s10\.00")).click()
+    checkout_page = page.url
+    page.get_by_role("button", name="Pay by bank transfer (settles later)").click()
+    expect(page.locator("#checkout-status")).to_contain_text("being confirmed by your bank")
+    pending = page.locator("#pending-payments li")
+    expect(pending).to_have_count(1)
+    expect(pending).to_contain_text(money("USD 10.00 payment being confirmed"))
+    page.reload()
+    expect(pending).to_have_count(1)
+    expect(page.locator("#pending-banner")).to_be_visible()
+    expect(page.locator("#balance")).to_have_text(money("USD 0.00"))
+
+    page.goto(checkout_page)
+    page.get_by_role("button", name="The transfer arrives").click()
+    page.goto(host.base_url + "/#/credit")
+    expect(page.locator("#balance")).to_have_text(money("USD 10.00"))
+    expect(pending).to_have_count(0)
+    expect(page.locator("#pending-banner")).to_be_hidden()

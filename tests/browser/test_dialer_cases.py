@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from local_host.azurite import Azurite
 from shared.money.ledger import FLAG_PAYMENT_DISPUTED, EntryKind, Ledger
@@ -185,3 +185,40 @@ def test_a_second_tab_notices_the_sign_out(page: Page, host: LocalHost) -> None:
     expect(second.get_by_label("Email")).to_be_visible()
     expect(second.locator("#balance-box")).to_be_hidden()
     second.close()
+
+
+def test_the_dialer_works_from_the_keyboard_alone(
+    microphone_page: Page, host: LocalHost, table_store: TableStore
+) -> None:
+    page = microphone_page
+    sign_in(page, host)
+    credit(table_store, user_id(page), 1_000_000)
+    page.reload()
+    expect(page.locator("#balance")).to_have_text(money("USD 1.00"))
+    page.locator("body").click(position={"x": 5, "y": 300})  # nothing focused
+    page.keyboard.type("+442079460958")  # digits typed anywhere go into the number
+    expect(page.get_by_label("Phone number")).to_have_value("+442079460958")
+    expect(page.locator("#preview")).to_contain_text(UK_LANDLINE)
+    page.get_by_label("Phone number").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#in-call-state")).to_have_text("In call")
+    expect(page.get_by_role("button", name="Hang up")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#call-summary")).to_contain_text("Call ended")
+    expect(page.get_by_role("button", name="Done")).to_be_focused()
+
+
+@pytest.mark.parametrize("width", [320, 390])
+def test_small_phones_need_no_sideways_scrolling(
+    browser: Browser, host: LocalHost, width: int
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 640})
+    try:
+        page = context.new_page()
+        sign_in(page, host)
+        for view in ("call", "recent", "credit", "account"):
+            page.goto(f"{host.base_url}/#/{view}")
+            overflow = page.evaluate("() => document.documentElement.scrollWidth")
+            assert overflow <= width, f"#/{view} is {overflow} px wide on a {width} px screen"
+    finally:
+        context.close()
