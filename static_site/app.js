@@ -4,9 +4,9 @@
 import { loadSessions, setUpAccount, showProfile } from "/account.js";
 import { api, ApiError, onSessionEnded } from "/api.js";
 import { refreshBalance, refreshLastRate, showBalance, showSupport } from "/balance.js";
-import { inCall, setUpCallScreen, startCall } from "/call-screen.js";
+import { closeSummary, inCall, resetCallScreen, setUpCallScreen, startCall } from "/call-screen.js";
 import { followCheckout, loadLedger, loadPending, renderPacks, setUpCredit, stopWatchingPayments } from "/credit.js";
-import { fillNumber, loadCountries, preferCountry, refreshPreview, setUpDialer } from "/dialer.js";
+import { clearNumber, fillNumber, loadCountries, preferCountry, refreshPreview, setUpDialer } from "/dialer.js";
 import { $, show } from "/dom.js";
 import { loadHistory, setUpHistory } from "/history.js";
 import { setUpMicrophone, stopMicrophoneTest } from "/microphone.js";
@@ -46,6 +46,8 @@ function route() {
     clearError();
     if (view === "account") loadSessions().catch(showError);
     if (view === "credit") Promise.all([loadLedger(), loadPending()]).catch(showError);
+    // A call settled late (its final report came after the page stopped waiting) shows here.
+    if (view === "recent") loadHistory().catch(showError);
   }
 }
 
@@ -56,6 +58,7 @@ async function showSignedIn(me) {
   showBalance(me);
   show($("tabs"), true);
   route();
+  loadPending().catch(() => {});
   const calls = await loadHistory().catch(() => []);
   const last = calls[0];
   preferCountry(last?.country);
@@ -67,9 +70,13 @@ function showSignIn() {
   state.me = null;
   state.balance = null;
   state.lastNumber = null;
+  resetCallScreen();
   destroyDevice();
   stopWatchingPayments();
+  stopMicrophoneTest();
+  clearNumber();
   clearError();
+  show($("checkout-status"), false);
   show($("tabs"), false);
   show($("balance-box"), false);
   show($("account-banner"), false);
@@ -116,6 +123,7 @@ async function start() {
   setUpHistory({
     onRedial: (call) => {
       if (inCall()) return;
+      closeSummary();
       window.location.hash = "#/call";
       fillNumber(call.formatted || call.to, call.country);
       $("number").focus();
@@ -159,7 +167,6 @@ async function start() {
 
   await loadCountries().catch(showError);
   await boot();
-  if (signedIn) await loadPending().catch(() => {});
   await followCheckout().catch(showError);
 }
 

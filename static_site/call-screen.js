@@ -6,7 +6,7 @@ import { refreshBalance } from "/balance.js";
 import { chargeMicros } from "/cost.js";
 import { buildKeypad } from "/dialer.js";
 import { $, show } from "/dom.js";
-import { flag, formatBalance, formatClock, formatDuration, formatPrice } from "/format.js";
+import { flag, formatBalance, formatCharge, formatClock, formatDuration } from "/format.js";
 import { explainMicrophoneError, isMicrophoneError } from "/microphone.js";
 import { connect } from "/phone.js";
 import { emit, state } from "/state.js";
@@ -34,7 +34,7 @@ let sandboxPanel = null;
 
 export function setUpCallScreen() {
   buildKeypad($("dtmf"), DTMF_KEYS, sendDigit);
-  $("hang-up").addEventListener("click", () => current?.call?.disconnect());
+  $("hang-up").addEventListener("click", hangUp);
   $("mute").addEventListener("click", () => {
     if (!current?.call) return;
     current.call.mute(!current.call.isMuted());
@@ -45,11 +45,19 @@ export function setUpCallScreen() {
     $("in-call").classList.toggle("dtmf-open", open);
     $("show-dtmf").setAttribute("aria-pressed", String(open));
   });
-  $("summary-close").addEventListener("click", closeSummary);
+  $("summary-close").addEventListener("click", doneWithSummary);
   document.addEventListener("keydown", (event) => {
     if (!current?.call || $("dtmf").hidden || event.target instanceof HTMLInputElement) return;
     if (/^[0-9*#]$/.test(event.key)) sendDigit(event.key);
   });
+}
+
+// Hanging up while still connecting: the call is dropped as soon as it exists.
+function hangUp() {
+  if (!current || current.ended) return;
+  current.hangingUp = true;
+  if (current.call) current.call.disconnect();
+  else ended(current, null);
 }
 
 export function inCall() {
@@ -74,7 +82,7 @@ export async function startCall(rate) {
   $("in-call-number").textContent = rate.formatted || rate.e164;
   $("in-call-destination").textContent = rate.description;
   $("in-call-timer").textContent = formatClock(0);
-  $("in-call-cost").textContent = formatPrice(0, rate.currency);
+  $("in-call-cost").textContent = formatCharge(0, rate.currency);
   $("in-call-left").textContent = formatDuration(rate.max_seconds);
   setQuality("");
   setCallState("Connecting…");
@@ -82,8 +90,11 @@ export async function startCall(rate) {
   const mine = current;
   try {
     const call = await connect({ To: rate.e164 });
-    if (mine !== current) return;
     mine.call = call;
+    if (mine !== current || mine.hangingUp) {
+      call.disconnect();
+      return;
+    }
     follow(call, mine);
     if (state.config.mode === "sandbox") await showSandboxPanel(call);
   } catch (error) {
@@ -100,10 +111,8 @@ function follow(call, mine) {
     mine.ticker = setInterval(() => tick(mine), 250);
     tick(mine);
   });
-  call.on("mute", (muted) => {
-    $("mute").setAttribute("aria-pressed", String(muted));
-    $("mute").querySelector("span").textContent = muted ? "Unmute" : "Mute";
-  });
+  // The button keeps its name; pressed says muted (a screen reader: "Mute, pressed").
+  call.on("mute", (muted) => $("mute").setAttribute("aria-pressed", String(muted)));
   call.on("warning", (name) => {
     mine.warnings.add(name);
     setQuality(WARNINGS[name] || "The call quality has dropped.");
@@ -137,7 +146,7 @@ function tick(mine) {
   const seconds = (performance.now() - mine.answeredAt) / 1000;
   const rate = mine.rate;
   $("in-call-timer").textContent = formatClock(seconds);
-  $("in-call-cost").textContent = formatPrice(chargeMicros(seconds, rate), rate.currency);
+  $("in-call-cost").textContent = formatCharge(chargeMicros(seconds, rate), rate.currency);
   const left = Math.max(0, rate.max_seconds - Math.floor(seconds));
   $("in-call-left").textContent = left < 60 ? `${left} s` : formatDuration(left);
 }
@@ -171,7 +180,7 @@ function failed(error, mine) {
   sandboxPanel?.hide();
   if (isMicrophoneError(error)) {
     show($("call-summary"), false);
-    explainMicrophoneError(error);
+    explainMicrophoneError(error).catch(() => {});
     show($("dialer"), true);
     return;
   }
@@ -192,21 +201,50 @@ async function ended(mine, error) {
   const duration = mine.answeredAt ? formatDuration(talked) : "not answered";
   showSummary(title, `${$("in-call-number").textContent} · ${duration} · working out the cost…`);
   const sid = mine.call?.parameters?.CallSid;
-  const settled = sid ? await waitForSettlement(sid) : null;
-  if (mine !== current || mine.failed) return;
-  if (settled) {
-    const cost = settled.charge_micros ? formatPrice(settled.charge_micros, mine.rate.currency) : "no charge";
-    const what = settled.duration_seconds ? formatDuration(settled.duration_seconds) : outcomeWords(settled.status);
-    $("summary-text").textContent = `${settled.formatted || settled.to} · ${what} · ${cost}`;
-  } else {
-    $("summary-text").textContent = `${$("in-call-number").textContent} · ${duration} · the cost appears in Recent once the call is settled.`;
-  }
+  const settled = sid ? await waitForSettlement(sid, mine) : null;
+  if (mine.discarded || mine.failed) return;
+  // The balance and the lists catch up even when another call has started meanwhile.
   emit("call-ended", settled);
   await refreshBalance().catch(() => {});
-  if (mine === current && state.balance) {
-    const balance = state.balance;
-    $("summary-text").textContent += ` · balance ${formatBalance(balance.balance_micros, balance.currency)}`;
+  if (mine !== current) return;
+  let text;
+  if (settled) {
+    const cost = settled.charge_micros ? formatCharge(settled.charge_micros, mine.rate.currency) : "no charge";
+    const what = settled.duration_seconds ? formatDuration(settled.duration_seconds) : outcomeWords(settled.status);
+    text = `${settled.formatted || settled.to} · ${what} · ${cost}`;
+  } else {
+    text = `${$("in-call-number").textContent} · ${duration} · the cost appears in Recent once the call is settled`;
   }
+  if (state.balance) text += ` · balance ${formatBalance(state.balance.balance_micros, state.balance.currency)}`;
+  $("summary-text").textContent = text;
+  announce(`${$("summary-title").textContent}: ${text}`);
+}
+
+// Said once, when the summary is final (the summary itself is not a live region).
+function announce(text) {
+  $("announcer").textContent = text;
+}
+
+// Signing out: no call, summary or number of this person stays on the screen.
+export function resetCallScreen() {
+  if (current) {
+    current.discarded = true;
+    if (!current.ended) current.call?.disconnect();
+    current.ended = true;
+    stopTicker(current);
+  }
+  current = null;
+  sandboxPanel?.hide();
+  show($("in-call"), false);
+  show($("call-summary"), false);
+  show($("mic-help"), false);
+  show($("dialer"), true);
+  $("announcer").textContent = "";
+}
+
+export function closeSummary() {
+  show($("call-summary"), false);
+  show($("dialer"), true);
 }
 
 export function outcomeWords(status) {
@@ -217,8 +255,8 @@ export function outcomeWords(status) {
 }
 
 // The charge is ours to say, once Twilio's final report has settled the call.
-async function waitForSettlement(sid) {
-  for (let attempt = 0; attempt < SETTLE_POLLS; attempt += 1) {
+async function waitForSettlement(sid, mine) {
+  for (let attempt = 0; attempt < SETTLE_POLLS && !mine.discarded; attempt += 1) {
     const { calls } = await api("calls?limit=5").catch(() => ({ calls: [] }));
     const call = calls.find((c) => c.call_sid === sid);
     if (call?.settled) return call;
@@ -234,9 +272,8 @@ function showSummary(title, text) {
   $("summary-close").focus();
 }
 
-function closeSummary() {
-  show($("call-summary"), false);
-  show($("dialer"), true);
+function doneWithSummary() {
+  closeSummary();
   $("number").focus();
 }
 

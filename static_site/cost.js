@@ -27,7 +27,8 @@ export function chargeMicros(seconds, rate) {
 // (a single call stops at 4 hours; the balance may buy more than that in all).
 export function affordableSeconds(balanceMicros, rate) {
   const budget = balanceMicros - (rate.connect_fee_micros || 0);
-  if (balanceMicros <= 0 || budget < 0 || !rate.per_minute_micros) return balanceMicros > 0 ? Infinity : 0;
+  if (balanceMicros <= 0 || budget < 0) return 0;
+  if (!rate.per_minute_micros) return Infinity;
   const { first, next } = parseIncrements(rate.increments);
   const billed = Math.floor((budget * 60) / rate.per_minute_micros);
   if (billed < first) return 0;

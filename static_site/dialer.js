@@ -42,7 +42,10 @@ export function setUpDialer({ call }) {
     if (preview?.allowed) onCall(preview);
   });
   $("number").addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && preview?.allowed) onCall(preview);
+    if (event.key !== "Enter") return;
+    // Not also a press of the Hang up button, which takes the focus as the call starts.
+    event.preventDefault();
+    if (preview?.allowed) onCall(preview);
   });
   // Digits typed anywhere on the dialer go into the number.
   document.addEventListener("keydown", (event) => {
@@ -123,6 +126,7 @@ export function fillNumber(number, region) {
 function schedulePreview(now = false) {
   show($("backspace"), Boolean($("number").value));
   clearTimeout(previewTimer);
+  previewSequence += 1; // an answer still on its way is for what was typed before
   preview = null;
   $("call").disabled = true;
   $("call").removeAttribute("aria-label");
@@ -141,7 +145,7 @@ async function runPreview() {
     box.replaceChildren(el("p", { class: "hint", text: "Type a number, or paste it in any form." }));
     return;
   }
-  const sequence = ++previewSequence;
+  const sequence = previewSequence;
   // The number travels in the query string only; nothing here logs it.
   const query = `to=${encodeURIComponent(typed)}&country=${encodeURIComponent($("country").value)}`;
   let answer;
@@ -205,6 +209,7 @@ function describeFirst(increments) {
   return first === 60 ? "minute" : first === 1 ? "second" : `${first} seconds`;
 }
 
-export function currentNumber() {
-  return $("number").value;
+export function clearNumber() {
+  $("number").value = "";
+  schedulePreview(true);
 }

@@ -30,11 +30,13 @@ function money(micros, currency, minDigits, maxDigits, roundingMode) {
   return format.format(micros / 1_000_000);
 }
 
-// A balance, in the currency's own decimals (2 for most). Rounded down, so the page never
-// shows more than the account holds.
+// A balance, in the currency's own decimals (2 for most). Rounded down, in integers (not
+// with Intl's roundingMode, which older browsers ignore), so the page never shows more than
+// the account holds.
 export function formatBalance(micros, currency) {
   const digits = digitsOf(currency);
-  return money(micros, currency, digits, digits, "floor");
+  const step = 10 ** (6 - digits);
+  return money(Math.floor(micros / step) * step, currency, digits, digits, "halfExpand");
 }
 
 // An amount charged or credited, rounded to the nearest minor unit.
@@ -49,10 +51,15 @@ export function formatPrice(micros, currency) {
   return money(micros, currency, digits, Math.max(digits, 4), "halfExpand");
 }
 
-// A signed amount for the ledger: "+USD 10.00", "−USD 0.015" (a call's charge keeps the
-// fractions of a cent it really cost).
+// A charge as the ledger has it, to the micro: "USD 0.015", "USD 0.01875".
+export function formatCharge(micros, currency) {
+  const digits = digitsOf(currency);
+  return money(micros, currency, digits, 6, "halfExpand");
+}
+
+// A signed amount for the ledger: "+USD 10.00", "−USD 0.015".
 export function formatSigned(micros, currency) {
-  const text = formatPrice(Math.abs(micros), currency);
+  const text = formatCharge(Math.abs(micros), currency);
   return micros < 0 ? `−${text}` : micros > 0 ? `+${text}` : text;
 }
 

@@ -3,7 +3,7 @@
 import { api } from "/api.js";
 import { outcomeWords } from "/call-screen.js";
 import { $, el, show } from "/dom.js";
-import { countryName, flag, formatDuration, formatPrice, formatWhen } from "/format.js";
+import { countryName, flag, formatCharge, formatDuration, formatWhen } from "/format.js";
 import { state } from "/state.js";
 
 const PAGE = 20;
@@ -32,7 +32,7 @@ function callItem(call) {
   const outcome = call.settled ? outcomeOf(call) : "in progress";
   const where = call.destination || countryName(call.country);
   const length = call.duration_seconds ? formatDuration(call.duration_seconds) : null;
-  const cost = call.settled ? (call.charge_micros ? formatPrice(call.charge_micros, state.config.currency) : "free") : "…";
+  const cost = call.settled ? (call.charge_micros ? formatCharge(call.charge_micros, state.config.currency) : "free") : "…";
   return el(
     "li",
     { "data-call": call.call_sid },

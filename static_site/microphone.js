@@ -2,16 +2,22 @@
 // when the browser refuses the microphone, how to allow it in this browser.
 
 import { $, el, show } from "/dom.js";
-import { audio } from "/phone.js";
+import { audio, onDeviceReady } from "/phone.js";
 
-const PERMISSION_CODES = new Set([31401, 31208, 31402]);
-const NOT_FOUND_CODES = new Set([31201, 31200]);
+// The Voice SDK 2.x's UserMediaErrors: 31401 permission denied, 31402 acquisition failed
+// (no microphone, or one another program holds; the SDK does not say which).
+const DENIED = 31401;
+const NOT_ACQUIRED = 31402;
 const TEST_SECONDS = 15;
 
 const chosen = { input: "", output: "" };
 let testing = null;
 
 export function setUpMicrophone() {
+  onDeviceReady(async (device) => {
+    if (chosen.input) await device.audio.setInputDevice(chosen.input).catch(() => {});
+    if (chosen.output) await device.audio.speakerDevices.set(chosen.output).catch(() => {});
+  });
   $("mic-test").addEventListener("click", () => (testing ? stopTest() : startTest()));
   $("mic-retry").addEventListener("click", async () => {
     show($("mic-help"), false);
@@ -102,26 +108,34 @@ function stopTest() {
   $("mic-test").textContent = "Test my microphone";
 }
 
+const BLOCKED_NAMES = ["NotAllowedError", "PermissionDeniedError", "SecurityError"];
+const MISSING_NAMES = ["NotFoundError", "NotReadableError", "OverconstrainedError", "AbortError"];
+
 export function isMicrophoneError(error) {
   const name = error?.originalError?.name || error?.name;
-  return (
-    PERMISSION_CODES.has(error?.code) ||
-    NOT_FOUND_CODES.has(error?.code) ||
-    ["NotAllowedError", "NotFoundError", "PermissionDeniedError", "SecurityError"].includes(name)
-  );
+  return [DENIED, NOT_ACQUIRED].includes(error?.code) || [...BLOCKED_NAMES, ...MISSING_NAMES].includes(name);
 }
 
-export function explainMicrophoneError(error) {
+// Blocked by the browser (steps to allow it), or not to be had (none, or in use elsewhere).
+async function isBlocked(error) {
   const name = error?.originalError?.name || error?.name;
-  const missing = NOT_FOUND_CODES.has(error?.code) || name === "NotFoundError";
+  if (error?.code === DENIED || BLOCKED_NAMES.includes(name)) return true;
+  if (MISSING_NAMES.includes(name)) return false;
+  const permission = await navigator.permissions?.query({ name: "microphone" }).catch(() => null);
+  return permission?.state === "denied";
+}
+
+export async function explainMicrophoneError(error) {
+  const missing = !(await isBlocked(error));
   $("mic-help-why").textContent = missing
-    ? "No microphone was found. Plug one in, or choose another under Microphone and speaker."
+    ? "OwnNumber could not open a microphone. Plug one in, close other programs that use it, or choose another under Microphone and speaker."
     : "This browser blocked the microphone for OwnNumber, so a call can't start.";
   $("mic-help-steps").replaceChildren(
     ...(missing ? [] : stepsForThisBrowser()).map((step) => el("li", { text: step })),
   );
   show($("mic-help"), true);
-  $("mic-help").focus?.();
+  $("mic-help").scrollIntoView({ block: "start" });
+  $("mic-help").focus({ preventScroll: true });
 }
 
 function stepsForThisBrowser() {

@@ -18,7 +18,8 @@ let sdk = null;
 let device = null;
 let refreshTimer = null;
 let lastRefresh = 0;
-const listeners = { error: [] };
+let tokenExpiresAt = 0;
+const listeners = { error: [], ready: [] };
 
 async function loadSdk() {
   if (sdk) return sdk;
@@ -33,6 +34,7 @@ async function loadSdk() {
 
 async function mintToken() {
   const minted = await api("token", { method: "POST" });
+  tokenExpiresAt = Date.parse(minted.expires_at);
   armRefresh(minted.expires_at);
   return minted.token;
 }
@@ -71,7 +73,13 @@ export async function ensureDevice() {
   });
   device.on("tokenWillExpire", refreshToken);
   device.on("error", (error) => listeners.error.forEach((listener) => listener(error)));
+  await Promise.all(listeners.ready.map((listener) => listener(device)));
   return device;
+}
+
+// Called with each new Device, e.g. to give it the microphone chosen before the first call.
+export function onDeviceReady(listener) {
+  listeners.ready.push(listener);
 }
 
 export function onDeviceError(listener) {
@@ -80,6 +88,11 @@ export function onDeviceError(listener) {
 
 export async function connect(params) {
   const ready = await ensureDevice();
+  // A token about to expire could leave connect() unsettled: start with a fresh one.
+  if (tokenExpiresAt - Date.now() < REFRESH_BEFORE_MS) {
+    lastRefresh = 0;
+    await refreshToken();
+  }
   let timer;
   const timeout = new Promise((_, reject) => {
     timer = setTimeout(
@@ -96,8 +109,10 @@ export async function connect(params) {
   try {
     return await Promise.race([connecting, timeout]);
   } catch (error) {
-    // A connect that settles after we gave up must not leave a call running.
+    // A connect that settles after we gave up must not leave a call running, and the SDK keeps
+    // a connect that never settled as "a call is active": start again with a new Device.
     connecting.then((late) => late.disconnect()).catch(() => {});
+    if (error.code === "connect_timeout") destroyDevice();
     throw error;
   } finally {
     clearTimeout(timer);

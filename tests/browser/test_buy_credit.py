@@ -49,8 +49,10 @@ def test_a_bank_payment_stays_pending_across_reloads_until_it_lands(
 ) -> None:
     sign_in(page, host, "/#/credit")
     page.get_by_role("button", name=re.compile(r"^Buy: pay USD\s10\.00")).click()
+    by_bank = page.get_by_role("button", name="Pay by bank transfer (settles later)")
+    expect(by_bank).to_be_visible()
     checkout_page = page.url
-    page.get_by_role("button", name="Pay by bank transfer (settles later)").click()
+    by_bank.click()
     expect(page.locator("#checkout-status")).to_contain_text("being confirmed by your bank")
     pending = page.locator("#pending-payments li")
     expect(pending).to_have_count(1)

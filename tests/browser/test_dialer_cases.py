@@ -140,7 +140,7 @@ def test_a_bad_network_and_a_reconnect_are_said_in_words(
     expect(quality).to_have_text("Reconnected.")
     expect(page.locator("#in-call-state")).to_have_text("In call")
     page.get_by_role("button", name="Mute").click()
-    expect(page.get_by_role("button", name="Unmute")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name="Mute")).to_have_attribute("aria-pressed", "true")
     page.get_by_role("button", name="Hang up").click()
     expect(page.locator("#call-summary")).to_contain_text("Call ended")
 
