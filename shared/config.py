@@ -429,8 +429,8 @@ def _voice_edges(read: _Reader) -> tuple[str, ...]:
         edge = item.lower()
         if edge not in VOICE_SDK_EDGES:
             read.complain(
-                f"The setting TWILIO_VOICE_EDGES names an edge Twilio's Voice SDK does not know (item "
-                f"{number}): use a comma-separated list of {', '.join(VOICE_SDK_EDGES)}."
+                f"The setting TWILIO_VOICE_EDGES names an edge Twilio's Voice SDK does not know "
+                f"(item {number}): use a comma-separated list of {', '.join(VOICE_SDK_EDGES)}."
             )
             return ("roaming",)
         if edge in edges:
