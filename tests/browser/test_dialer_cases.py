@@ -30,6 +30,13 @@ def credit(table_store: TableStore, user: str, micros: int, **kwargs: object) ->
     )
 
 
+def sign_in_with_credit(page: Page, host: LocalHost, table_store: TableStore, micros: int) -> None:
+    sign_in(page, host)
+    credit(table_store, user_id(page), micros)
+    page.reload()
+    expect(page.locator("#balance-box")).to_be_visible()
+
+
 def start_call(page: Page, number: str = UK_LANDLINE) -> None:
     page.goto(page.url.split("#")[0] + "#/call")
     page.get_by_label("Phone number").fill(number)
@@ -62,9 +69,7 @@ def test_a_refused_microphone_shows_how_to_allow_it(
     mic_denied_page: Page, host: LocalHost, table_store: TableStore
 ) -> None:
     page = mic_denied_page
-    sign_in(page, host)
-    credit(table_store, user_id(page), 1_000_000)
-    page.reload()
+    sign_in_with_credit(page, host, table_store, 1_000_000)
     page.get_by_label("Phone number").fill(UK_LANDLINE)
     page.get_by_role("button", name=f"Call {UK_LANDLINE}", exact=True).click()
     help_box = page.locator("#mic-help")
@@ -123,9 +128,7 @@ def test_a_bad_network_and_a_reconnect_are_said_in_words(
     microphone_page: Page, host: LocalHost, table_store: TableStore
 ) -> None:
     page = microphone_page
-    sign_in(page, host)
-    credit(table_store, user_id(page), 1_000_000)
-    page.reload()
+    sign_in_with_credit(page, host, table_store, 1_000_000)
     start_call(page)
     quality = page.locator("#in-call-quality")
     page.get_by_role("button", name="Slow connection").click()
@@ -161,9 +164,7 @@ def test_the_token_is_refreshed_during_a_long_call(
         "request",
         lambda request: minted.append(request.url) if request.url.endswith("/api/token") else None,
     )
-    sign_in(page, short_token_host)
-    credit(table_store, user_id(page), 1_000_000)
-    page.reload()
+    sign_in_with_credit(page, short_token_host, table_store, 1_000_000)
     start_call(page)
     # A 60 s token is refreshed 30 s before it ends: the call outlives the first token's
     # refresh point and stays up on the new one.
@@ -191,9 +192,7 @@ def test_the_dialer_works_from_the_keyboard_alone(
     microphone_page: Page, host: LocalHost, table_store: TableStore
 ) -> None:
     page = microphone_page
-    sign_in(page, host)
-    credit(table_store, user_id(page), 1_000_000)
-    page.reload()
+    sign_in_with_credit(page, host, table_store, 1_000_000)
     expect(page.locator("#balance")).to_have_text(money("USD 1.00"))
     page.locator("body").click(position={"x": 5, "y": 300})  # nothing focused
     page.keyboard.type("+442079460958")  # digits typed anywhere go into the number

@@ -28,23 +28,14 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, WebSocketRoute
 
+from shared.config import VOICE_SDK_EDGES
 from tests.browser.chromium import CHROMIUM_ARGS, chromium_path
 from tests.servers import REPO, LocalHost
 
 CONFIG = json.loads((REPO / "static_site" / "staticwebapp.config.json").read_text())
 POLICY: str = CONFIG["globalHeaders"]["Content-Security-Policy"]
-# The edges a deployment may choose (Twilio's public edges); roaming may land on any of them.
-EDGES = (
-    "roaming",
-    "ashburn",
-    "dublin",
-    "frankfurt",
-    "sao-paulo",
-    "singapore",
-    "sydney",
-    "tokyo",
-    "umatilla",
-)
+# The edges a deployment may choose (TWILIO_VOICE_EDGES); roaming may land on any of them.
+EDGES = VOICE_SDK_EDGES
 PROBE = "/__voice-sdk-probe"  # any unknown path is the app's fallback, with the global headers
 MARKERS = ".marker.invalid"  # hosts that every policy here refuses
 # Syntactically a JWT; nothing ever checks it.

@@ -10,6 +10,7 @@ import pytest
 
 from local_host.http_types import LocalRequest
 from local_host.static_files import StaticSite, expand_braces, matches
+from shared.config import VOICE_SDK_EDGES
 
 SITE = Path(__file__).resolve().parents[2] / "static_site"
 
@@ -100,19 +101,9 @@ def test_the_built_in_static_web_apps_sign_in_is_closed(site: StaticSite, provid
     assert body != (SITE / "index.html").read_bytes()
 
 
-# The edges a deployment may choose among (Twilio's public edges); from roaming, signalling
-# may move to any of them, so the policy allows every one.
-TWILIO_EDGES = (
-    "roaming",
-    "ashburn",
-    "dublin",
-    "frankfurt",
-    "sao-paulo",
-    "singapore",
-    "sydney",
-    "tokyo",
-    "umatilla",
-)
+# The edges a deployment may choose among (TWILIO_VOICE_EDGES); from roaming, signalling may
+# move to any of them, so the policy allows every one.
+TWILIO_EDGES = VOICE_SDK_EDGES
 
 
 def directives(policy: str) -> dict[str, list[str]]:
