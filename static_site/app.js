@@ -2,6 +2,7 @@
 // #/account), and what keeps every open tab of this browser in step.
 
 import { loadSessions, setUpAccount, showProfile } from "/account.js";
+import { loadCallerId, setUpCallerId, stopCallerId } from "/caller-id.js";
 import { api, ApiError, onSessionEnded } from "/api.js";
 import { refreshBalance, refreshLastRate, showBalance, showSupport } from "/balance.js";
 import { closeSummary, inCall, resetCallScreen, setUpCallScreen, startCall } from "/call-screen.js";
@@ -44,7 +45,7 @@ function route() {
   }
   if (changed) {
     clearError();
-    if (view === "account") loadSessions().catch(showError);
+    if (view === "account") Promise.all([loadSessions(), loadCallerId()]).catch(showError);
     if (view === "credit") Promise.all([loadLedger(), loadPending()]).catch(showError);
     // A call settled late (its final report came after the page stopped waiting) shows here.
     if (view === "recent") loadHistory().catch(showError);
@@ -59,6 +60,7 @@ async function showSignedIn(me) {
   show($("tabs"), true);
   route();
   loadPending().catch(() => {});
+  loadCallerId().catch(() => {});
   const calls = await loadHistory().catch(() => []);
   const last = calls[0];
   preferCountry(last?.country);
@@ -73,6 +75,7 @@ function showSignIn() {
   resetCallScreen();
   destroyDevice();
   stopWatchingPayments();
+  stopCallerId();
   stopMicrophoneTest();
   clearNumber();
   clearError();
@@ -131,6 +134,7 @@ async function start() {
   });
   setUpCredit({ showError });
   setUpAccount({ showError });
+  setUpCallerId({ showError });
   onDeviceError((error) => showError(error));
   onSessionEnded(() => {
     if (signedIn) showSignIn();

@@ -3,6 +3,7 @@
 
 import { api } from "/api.js";
 import { refreshBalance } from "/balance.js";
+import { callerIdChoice } from "/caller-id.js";
 import { chargeMicros } from "/cost.js";
 import { buildKeypad } from "/dialer.js";
 import { $, show } from "/dom.js";
@@ -89,7 +90,7 @@ export async function startCall(rate) {
   $("hang-up").focus();
   const mine = current;
   try {
-    const call = await connect({ To: rate.e164 });
+    const call = await connect({ To: rate.e164, CallerId: callerIdChoice() });
     mine.call = call;
     if (mine !== current || mine.hangingUp) {
       call.disconnect();
