@@ -54,7 +54,7 @@ def test_a_verified_mobile_is_shown_to_the_people_called(
 
     phone = page.context.new_page()
     phone.goto(host.base_url + "/sandbox/telephony/phone")
-    expect(phone.get_by_text(MOBILE.replace(" ", ""), exact=False).or_(phone.get_by_text(MOBILE)))
+    expect(phone.locator("body")).to_contain_text("7911")
     phone.get_by_label(re.compile("code", re.IGNORECASE)).first.fill(code)
     phone.get_by_role("button", name=re.compile("code", re.IGNORECASE)).first.click()
     phone.close()
