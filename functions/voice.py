@@ -14,6 +14,8 @@ bp = func.Blueprint()
 logger = logging.getLogger("ownnumber.voice")
 
 _CLIENT_PREFIX = "client:"
+# The Voice SDK's connect parameter choosing the number shown: "own" or "service" (absent).
+CALLER_ID_PARAM = "CallerId"
 
 
 @bp.route(route=VOICE_ROUTE, methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -51,18 +53,22 @@ def voice(req: func.HttpRequest) -> func.HttpResponse:
         return twiml_response(refuse(refusal.reason))
     record = placement.record
     callbacks = dial_callbacks(settings.public_base_url, user_id, call_sid)
+    # The caller's own verified number only when they ask for it and our ownership index
+    # says it is theirs, checked on every call; anything else shows the service number.
+    own = deps.caller_ids.caller_id_for(user_id) if form.get(CALLER_ID_PARAM) == "own" else None
     plan = DialPlan(
         to_e164=record.to,
-        caller_id=settings.twilio.caller_id,
+        caller_id=own or settings.twilio.caller_id,
         time_limit_seconds=record.max_seconds,
         action_url=callbacks.action_url,
         status_callback_url=callbacks.status_callback_url,
     )
     logger.info(
-        "Dialling call %s to %s for at most %s s%s",
+        "Dialling call %s to %s for at most %s s, showing %s%s",
         call_sid,
         record.country or "a non-geographic number",
         record.max_seconds,
+        "the caller's own number" if own else "the service number",
         " (retried webhook)" if placement.replayed else "",
     )
     return twiml_response(dial(plan))
