@@ -8,6 +8,7 @@ import azure.functions as func
 from functions import (
     account,
     call_status,
+    caller_id,
     calls,
     checkout,
     countries,
@@ -39,6 +40,7 @@ for module in (
     countries,
     voice,
     call_status,
+    caller_id,
     calls,
     reconcile,
     checkout,

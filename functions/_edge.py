@@ -15,6 +15,11 @@ from urllib.parse import urlsplit
 import azure.functions as func
 
 from shared.bootstrap import Services, get_services
+from shared.callerid.errors import (
+    CallerIdProviderUnavailable,
+    TooManyAttempts,
+    VerificationInProgress,
+)
 from shared.calling.errors import CallsBusy
 from shared.config import ConfigError
 from shared.credit.errors import (
@@ -59,8 +64,11 @@ _PROBLEMS: tuple[tuple[type[Exception], int, str], ...] = (
     (Forbidden, 403, "Forbidden"),
     (NotFound, 404, "Not found"),
     (EntryIdReused, 409, "Conflicting event"),
+    (VerificationInProgress, 409, "Verification in progress"),
+    (TooManyAttempts, 429, "Too many attempts"),
     (PaymentProviderRefused, 502, "Payment provider refused"),
     (PaymentProviderUnavailable, 503, "Payment provider unavailable"),
+    (CallerIdProviderUnavailable, 503, "Telephone provider unavailable"),
     (LedgerBusy, 503, "Account busy"),
     (AccountBusy, 503, "Account busy"),
     (PaymentInconsistent, 503, "Payment inconsistent"),
@@ -86,13 +94,21 @@ def json_response(
     )
 
 
-def problem(status: int, title: str, detail: str, code: str | None = None) -> func.HttpResponse:
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    code: str | None = None,
+    retry_after: int | None = None,
+) -> func.HttpResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if code is not None:
         body["code"] = code
     headers = {"Cache-Control": "no-store"}
     if status == 503:
         headers["Retry-After"] = _RETRY_AFTER_SECONDS
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return func.HttpResponse(
         json.dumps(body), status_code=status, headers=headers, mimetype="application/problem+json"
     )
@@ -108,7 +124,8 @@ def problem_for(error: Exception) -> func.HttpResponse:
             if status >= 500:
                 logger.warning("%s: %s", title, error)
                 return problem(status, title, _server_sentence(error, title))
-            return problem(status, title, str(error) or title, _CODES.get(kind))
+            retry_after = error.retry_after_seconds if isinstance(error, TooManyAttempts) else None
+            return problem(status, title, str(error) or title, _CODES.get(kind), retry_after)
     logger.exception("Unexpected error", exc_info=error)
     return problem(500, "Internal error", "Something went wrong on our side; please try again.")
 

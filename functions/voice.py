@@ -1,7 +1,10 @@
 """POST /api/voice: Twilio asks what to do with a call the browser placed (the TwiML App's
 voice URL). We answer a <Dial> bounded by what the balance pays for, or say why not."""
 
+import contextvars
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 
 import azure.functions as func
 
@@ -14,6 +17,8 @@ bp = func.Blueprint()
 logger = logging.getLogger("ownnumber.voice")
 
 _CLIENT_PREFIX = "client:"
+# The Voice SDK's connect parameter choosing the number shown: "own" or "service" (absent).
+CALLER_ID_PARAM = "CallerId"
 
 
 @bp.route(route=VOICE_ROUTE, methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -42,27 +47,39 @@ def voice(req: func.HttpRequest) -> func.HttpResponse:
         logger.info("Refused call %s: not from an OwnNumber browser", call_sid)
         return twiml_response(refuse("OwnNumber calls can only be made from the OwnNumber app."))
     user_id, session = identity
-    try:
-        priced = deps.pricing.price(form.get("To", ""))
-        placement = deps.calls.place(user_id, call_sid, priced, session)
-    except CallRefused as refusal:
-        # The reason names the dialled number: it is said to the caller, never logged.
-        logger.info("Refused call %s: %s", call_sid, refusal.code)
-        return twiml_response(refuse(refusal.reason))
+    with ExitStack() as stack:
+        # The caller's own verified number only when they ask for it and our ownership index
+        # says it is theirs, checked on every call; anything else shows the service number.
+        # Its two reads (their record, then the index row) run beside placing the call.
+        lookup: Future[str | None] | None = None
+        if form.get(CALLER_ID_PARAM) == "own":
+            pool = stack.enter_context(ThreadPoolExecutor(1))
+            lookup = pool.submit(
+                contextvars.copy_context().run, deps.caller_ids.caller_id_for, user_id
+            )
+        try:
+            priced = deps.pricing.price(form.get("To", ""))
+            placement = deps.calls.place(user_id, call_sid, priced, session)
+        except CallRefused as refusal:
+            # The reason names the dialled number: it is said to the caller, never logged.
+            logger.info("Refused call %s: %s", call_sid, refusal.code)
+            return twiml_response(refuse(refusal.reason))
+        own = lookup.result() if lookup is not None else None
     record = placement.record
     callbacks = dial_callbacks(settings.public_base_url, user_id, call_sid)
     plan = DialPlan(
         to_e164=record.to,
-        caller_id=settings.twilio.caller_id,
+        caller_id=own or settings.twilio.caller_id,
         time_limit_seconds=record.max_seconds,
         action_url=callbacks.action_url,
         status_callback_url=callbacks.status_callback_url,
     )
     logger.info(
-        "Dialling call %s to %s for at most %s s%s",
+        "Dialling call %s to %s for at most %s s, showing %s%s",
         call_sid,
         record.country or "a non-geographic number",
         record.max_seconds,
+        "the caller's own number" if own else "the service number",
         " (retried webhook)" if placement.replayed else "",
     )
     return twiml_response(dial(plan))

@@ -15,13 +15,16 @@ from typing import TYPE_CHECKING
 from shared.config import Settings, get_settings
 from shared.storage.keys import (
     ACCOUNTS_TABLE,
+    CALLER_ID_OWNERS_TABLE,
     IDENTITIES_TABLE,
+    LIMITS_TABLE,
     OPEN_CALLS_TABLE,
     PAYMENTS_TABLE,
     SIGN_IN_FLOWS_TABLE,
 )
 
 if TYPE_CHECKING:
+    from shared.callerid.caller_ids import CallerIds
     from shared.calling.calls import Calls
     from shared.calling.pricing import Pricing
     from shared.credit.payments import Payments
@@ -117,6 +120,26 @@ class Services:
         from shared.telephony.calls_api import TwilioCallsApi
 
         return TwilioCallsApi(self.settings.twilio)
+
+    @cached_property
+    def caller_ids(self) -> CallerIds:
+        from shared.callerid.caller_ids import CallerIds
+        from shared.telephony.caller_ids_api import TwilioCallerIdsApi
+        from shared.telephony.webhook_paths import caller_id_status_url
+
+        base = self.settings.public_base_url
+        return CallerIds(
+            accounts=self.store.table(ACCOUNTS_TABLE),
+            owners=self.store.table(CALLER_ID_OWNERS_TABLE),
+            limits=self.store.table(LIMITS_TABLE),
+            api=TwilioCallerIdsApi(self.settings.twilio),
+            policy=self.pricing.policy,
+            service_number=self.settings.twilio.caller_id,
+            settings=self.settings.caller_id,
+            status_callback_url=lambda user_id, attempt: caller_id_status_url(
+                base, user_id, attempt
+            ),
+        )
 
     @cached_property
     def stripe_gateway(self) -> StripeGateway:

@@ -141,6 +141,17 @@ class CallingSettings:
 
 
 @dataclass(frozen=True)
+class CallerIdSettings:
+    """Limits on verifying a number as caller ID (each attempt makes Twilio ring a phone)."""
+
+    # Verifications one user may start in an hour (a fixed window, the clock's hour).
+    attempts_per_user_per_hour: int = 3
+    # Verifications of one number, by all users together, in an hour: nobody can make a
+    # stranger's phone ring again and again by signing up many accounts.
+    attempts_per_number_per_hour: int = 3
+
+
+@dataclass(frozen=True)
 class SessionSettings:
     # A session lives until the earlier of created + absolute and last seen + idle.
     absolute_seconds: int
@@ -195,6 +206,7 @@ class Settings:
     calling: CallingSettings
     dialer: DialerSettings
     appinsights_connection_string: str | None
+    caller_id: CallerIdSettings = CallerIdSettings()
 
     @property
     def is_sandbox(self) -> bool:
@@ -519,6 +531,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         calling=calling,
         dialer=_dialer_settings(read),
         appinsights_connection_string=read.optional("APPLICATIONINSIGHTS_CONNECTION_STRING"),
+        caller_id=CallerIdSettings(
+            attempts_per_user_per_hour=read.integer(
+                "CALLER_ID_ATTEMPTS_PER_USER_PER_HOUR", 3, 1, 100
+            ),
+            attempts_per_number_per_hour=read.integer(
+                "CALLER_ID_ATTEMPTS_PER_NUMBER_PER_HOUR", 3, 1, 100
+            ),
+        ),
     )
     if read.problems:
         raise ConfigError(*read.problems)

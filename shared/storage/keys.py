@@ -118,3 +118,16 @@ def open_call_key(user_id: str, call_sid: str) -> str:
         if not is_valid_entry_id(value):
             raise ValueError(f"{name} {value!r} has characters a RowKey cannot hold")
     return f"{user_id}:{call_sid}"
+
+
+# Caller IDs. The user's own record of their caller ID is one row of their account partition
+# (so it ends with the account); who holds a number is OwnNumber's ownership index: one row
+# per E.164 number (PartitionKey = the number), created with an insert that fails when the row
+# is there, so that of two users racing for one number exactly one wins.
+CALLER_ID_KEY = "callerid"
+CALLER_ID_OWNERS_TABLE = "callerids"
+CALLER_ID_OWNER_KEY = "owner"
+
+# Counters of attempts per fixed hour (PartitionKey = what is counted, RowKey = the hour), kept
+# in storage so that every instance of the app counts alike.
+LIMITS_TABLE = "limits"

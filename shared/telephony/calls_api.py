@@ -61,18 +61,23 @@ class TwilioCallsApi(CallsApi):
     def _rest(self) -> Client:
         with self._lock:
             if self._client is None:
-                from twilio.rest import Client
-
-                twilio = self._settings
-                # An API key, not the auth token: it can be revoked without touching webhooks.
-                self._client = Client(
-                    twilio.api_key_sid,
-                    twilio.api_key_secret,
-                    twilio.account_sid,
-                    http_client=_http_client(twilio.api_base_url),
-                    environment=_NO_ENVIRONMENT,
-                )
+                self._client = rest_client(self._settings)
             return self._client
+
+
+def rest_client(twilio: TwilioSettings) -> Client:
+    """twilio.rest.Client as OwnNumber uses it: an API key, requests to TWILIO_API_BASE_URL
+    when that is set, and nothing read from the environment."""
+    from twilio.rest import Client
+
+    # An API key, not the auth token: it can be revoked without touching webhooks.
+    return Client(
+        twilio.api_key_sid,
+        twilio.api_key_secret,
+        twilio.account_sid,
+        http_client=_http_client(twilio.api_base_url),
+        environment=_NO_ENVIRONMENT,
+    )
 
 
 def _http_client(base_url: str | None) -> Any:

@@ -14,10 +14,12 @@ API_PREFIX = "/api/"
 VOICE_ROUTE = "voice"
 STATUS_CALLBACK_ROUTE = "call-status"
 DIAL_ACTION_ROUTE = "call-status/dial-action"
+CALLER_ID_STATUS_ROUTE = "caller-id/status"
 
 VOICE_PATH = API_PREFIX + VOICE_ROUTE
 STATUS_CALLBACK_PATH = API_PREFIX + STATUS_CALLBACK_ROUTE
 DIAL_ACTION_PATH = API_PREFIX + DIAL_ACTION_ROUTE
+CALLER_ID_STATUS_PATH = API_PREFIX + CALLER_ID_STATUS_ROUTE
 
 
 def public_url(public_base_url: str, path: str, query: str = "") -> str:
@@ -51,3 +53,10 @@ def dial_callbacks(public_base_url: str, user_id: str, call_sid: str) -> DialCal
         action_url=twilio_url(public_base_url, DIAL_ACTION_PATH, query),
         status_callback_url=twilio_url(public_base_url, STATUS_CALLBACK_PATH, query),
     )
+
+
+def caller_id_status_url(public_base_url: str, user_id: str, attempt: str) -> str:
+    """Where Twilio reports on one caller-ID validation: ?u=<user id>&a=<attempt id>, signed
+    with the rest of the URL (the attempt id is ours: Twilio's CallSid is known only after)."""
+    query = urlencode({"u": user_id, "a": attempt})
+    return twilio_url(public_base_url, CALLER_ID_STATUS_PATH, query)
