@@ -206,6 +206,9 @@ def test_the_right_code_verifies_the_number_and_sends_a_signed_success_callback(
     assert listed.date_created is not None  # the SDK parsed Twilio's RFC 2822 time
     fetched = twilio_rest.outgoing_caller_ids(sid).fetch()
     assert (fetched.sid, fetched.phone_number) == (sid, number)
+    renamed = twilio_rest.outgoing_caller_ids(sid).update(friendly_name="renamed")
+    assert (renamed.sid, renamed.friendly_name) == (sid, "renamed")
+    assert twilio_rest.outgoing_caller_ids(sid).fetch().friendly_name == "renamed"
 
     assert twilio_rest.outgoing_caller_ids(sid).delete() is True
     assert twilio_rest.outgoing_caller_ids.list(phone_number=number) == []
