@@ -64,6 +64,14 @@ The caller's side of an answered call (answered and not yet ended, else 409):
   raised, a clear of one that is not, a second reconnecting or a reconnected without one is
   a 409. The sandbox device turns these into the Call's events of the same names.
 
+The phone pane (phone_page): Twilio's caller-ID validation calls ringing on the owner's phone.
+- GET  /sandbox/telephony/phone            the pane (HTML): each ringing call, a code field
+- GET  /sandbox/telephony/phone.json       {"calls": [{call_sid, phone_number, friendly_name,
+  started_at}]}: the validation calls ringing
+- POST /sandbox/telephony/phone/{call_sid} form code=123456 (or action=hangup): 303 back to
+  the pane; JSON {"code": "123456"} or {"hang_up": true}: 200 {"verification_status",
+  "outgoing_caller_id_sid", "callback_status", "callbacks"}
+
 device.js is served only here, so it exists only where the sandbox is mounted: the sandbox
 device never ships on the production code path.
 """
@@ -85,7 +93,9 @@ from local_host.sandbox.call_simulation import (
     CallSimulator,
     SandboxRequestInvalid,
 )
+from local_host.sandbox.caller_id_store import CallerIdStore
 from local_host.sandbox.json_body import json_object
+from local_host.sandbox.phone_page import PhonePane
 from shared.config import Settings
 from shared.errors import InvalidInput
 from shared.telephony.webhook_overrides import InvalidOverrides, parse_overrides
@@ -98,9 +108,15 @@ DEVICE_MODULE = Path(__file__).with_name("device.js")
 class TelephonySandbox:
     """The HTTP handler mounted at /sandbox/telephony, in front of the simulated calls."""
 
-    def __init__(self, settings: Settings, calls_api: CallsApiFeed | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        calls_api: CallsApiFeed | None = None,
+        caller_ids: CallerIdStore | None = None,
+    ) -> None:
         self.settings = settings
         self.calls = CallSimulator(settings, calls_api)
+        self.phone = PhonePane(settings, caller_ids or CallerIdStore())
         self._routes: RouteTable[RouteHandler] = RouteTable(
             (
                 Route.of("GET", "", self._describe),
@@ -111,6 +127,9 @@ class TelephonySandbox:
                 Route.of("POST", "calls/{sid}/digits", self._digits),
                 Route.of("POST", "calls/{sid}/quality", self._quality),
                 Route.of("GET", "device.js", self._device_module),
+                Route.of("GET", "phone", self.phone.show),
+                Route.of("GET", "phone.json", self.phone.pending_json),
+                Route.of("POST", "phone/{call_sid}", self.phone.answer),
             ),
             "sandbox endpoint",
         )

@@ -7,12 +7,22 @@ names, RFC 2822 times, string durations, paging fields and error bodies.
 
 - GET  /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json
 - GET  /2010-04-01/Accounts/{AccountSid}/Calls.json[?ParentCallSid=…&Status=…&PageSize=…&Page=…]
+- POST   /2010-04-01/Accounts/{AccountSid}/OutgoingCallerIds.json   a validation request:
+  form PhoneNumber (E.164), FriendlyName, StatusCallback, StatusCallbackMethod (GET or POST,
+  default POST), CallDelay (0-60), Extension; 201 with the 6-digit validation_code and the
+  validation call's call_sid. The call rings on the phone pane (/sandbox/telephony/phone).
+- GET    /2010-04-01/Accounts/{AccountSid}/OutgoingCallerIds.json[?PhoneNumber=…&FriendlyName=…
+  &PageSize=…&Page=…]   the verified caller IDs, newest first
+- GET    /2010-04-01/Accounts/{AccountSid}/OutgoingCallerIds/{Sid}.json   one
+- POST   /2010-04-01/Accounts/{AccountSid}/OutgoingCallerIds/{Sid}.json   FriendlyName
+- DELETE /2010-04-01/Accounts/{AccountSid}/OutgoingCallerIds/{Sid}.json   204
 - POST /_seed   (sandbox only, no auth) a call or {"calls": [...]}, in the Calls API's field
   names; times as ISO 8601 or RFC 2822. For tests that need "a call Twilio knows but whose
   callbacks were all lost".
 
-The calls live in memory (`FakeCallsApi`); the telephony sandbox records every call it
-simulates there through `record_call`, and one instance serves the whole host process.
+The calls live in memory (`FakeCallsApi`), the caller IDs in `caller_id_store`; the telephony
+sandbox records every call it simulates there through `record_call`, and one instance of each
+serves the whole host process.
 """
 
 from __future__ import annotations
@@ -28,17 +38,31 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from local_host.http_types import LocalRequest, LocalResponse, json_response
+from local_host.sandbox.caller_id_store import (
+    AlreadyVerified,
+    CallerIdStore,
+    OutgoingCallerId,
+    caller_id_store,
+    formatted_number,
+)
 from local_host.sandbox.json_body import json_object
-from shared.config import SANDBOX_TWILIO_PATH, Settings
+from shared.config import SANDBOX_TWILIO_PATH, Settings, is_loopback_host
 from shared.errors import InvalidInput
 
 API_VERSION = "2010-04-01"
 _CALL_SID = re.compile(r"CA[0-9a-f]{32}")
 _CALL_PATH = re.compile(rf"/{API_VERSION}/Accounts/(AC[0-9a-zA-Z]+)/Calls/([^/]+)\.json")
 _LIST_PATH = re.compile(rf"/{API_VERSION}/Accounts/(AC[0-9a-zA-Z]+)/Calls\.json")
+_CALLER_IDS_PATH = re.compile(rf"/{API_VERSION}/Accounts/(AC[0-9a-zA-Z]+)/OutgoingCallerIds\.json")
+_CALLER_ID_PATH = re.compile(
+    rf"/{API_VERSION}/Accounts/(AC[0-9a-zA-Z]+)/OutgoingCallerIds/([^/]+)\.json"
+)
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_EXTENSION = re.compile(r"[0-9#*wW]{1,32}")
+_MAX_FRIENDLY_NAME = 64
 _STATUSES = frozenset(
     {"queued", "initiated", "ringing", "in-progress", "completed", "busy", "no-answer", "failed"}
     | {"canceled"}
@@ -156,14 +180,19 @@ def fake_calls_api() -> FakeCallsApi:
 
 
 class TwilioApiSandbox:
-    def __init__(self, settings: Settings, calls: FakeCallsApi) -> None:
+    def __init__(
+        self, settings: Settings, calls: FakeCallsApi, caller_ids: CallerIdStore | None = None
+    ) -> None:
         self.settings = settings
         self.calls = calls
+        self.caller_ids = caller_ids or CallerIdStore()
 
     def handle(self, request: LocalRequest) -> LocalResponse:
         path = request.path[len(SANDBOX_TWILIO_PATH) :]
         if path == "/_seed":
             return self._seed(request)
+        if "/OutgoingCallerIds" in path:
+            return self._caller_ids(request, path)
         call_match = _CALL_PATH.fullmatch(path)
         list_match = None if call_match else _LIST_PATH.fullmatch(path)
         if call_match is None and list_match is None:
@@ -261,6 +290,147 @@ class TwilioApiSandbox:
             self.calls.record(call)
         return _json(201, {"seeded": [call.sid for call in calls]})
 
+    # --- OutgoingCallerIds ---------------------------------------------------------------------
+
+    def _caller_ids(self, request: LocalRequest, path: str) -> LocalResponse:
+        one = _CALLER_ID_PATH.fullmatch(path)
+        every = None if one else _CALLER_IDS_PATH.fullmatch(path)
+        match = one or every
+        if match is None:
+            return _error(404, 20404, f"The requested resource {path} was not found")
+        allowed = ("GET", "POST", "DELETE") if one else ("GET", "POST")
+        if request.method not in allowed:
+            return _error(405, 20004, "Method not allowed")
+        if not self._authorised(request):
+            return _error(401, 20003, "Authenticate", WWW_Authenticate='Basic realm="Twilio API"')
+        if match.group(1) != self.settings.twilio.account_sid:
+            return _error(404, 20404, f"The requested resource {path} was not found")
+        if every is not None:
+            if request.method == "POST":
+                return self._validation_request(request)
+            return self._list_caller_ids(request, path)
+        assert one is not None
+        sid = one.group(2)
+        if request.method == "DELETE":
+            if not self.caller_ids.delete(sid):
+                return _error(404, 20404, f"The requested resource {path} was not found")
+            return LocalResponse(204, b"", [])
+        caller_id = self.caller_ids.caller_id(sid)
+        if caller_id is None:
+            return _error(404, 20404, f"The requested resource {path} was not found")
+        if request.method == "POST":
+            form = _form(request)
+            if form is None:
+                return _error(400, 20001, "The request body is not a form in UTF-8.")
+            name = form.get("FriendlyName")
+            if name is not None:
+                if len(name) > _MAX_FRIENDLY_NAME:
+                    return _error(400, 20001, "FriendlyName is longer than 64 characters.")
+                caller_id = self.caller_ids.rename(sid, name) or caller_id
+        return _json(200, self._caller_id_json(caller_id))
+
+    def _validation_request(self, request: LocalRequest) -> LocalResponse:
+        form = _form(request)
+        if form is None:
+            return _error(400, 20001, "The request body is not a form in UTF-8.")
+        number = form.get("PhoneNumber", "").strip()
+        if not number:
+            return _error(400, 21217, "A 'PhoneNumber' parameter is required.")
+        if not _E164.fullmatch(number):
+            return _error(
+                400,
+                21217,
+                "Phone number does not appear to be valid: give it in E.164, a + and the"
+                " country code and number, such as +447911123456.",
+            )
+        name = form.get("FriendlyName") or formatted_number(number)
+        if len(name) > _MAX_FRIENDLY_NAME:
+            return _error(400, 20001, "FriendlyName is longer than 64 characters.")
+        method = (form.get("StatusCallbackMethod") or "POST").upper()
+        if method not in ("GET", "POST"):
+            return _error(400, 20001, "StatusCallbackMethod must be GET or POST.")
+        callback = form.get("StatusCallback") or None
+        if callback is not None and not _loopback_url(callback):
+            # Twilio takes any URL; the sandbox posts only to this machine.
+            return _error(
+                400,
+                21609,
+                "StatusCallback must be an http(s) URL on this machine (a loopback host) in"
+                " the sandbox.",
+            )
+        delay_text = form.get("CallDelay") or "0"
+        if not delay_text.isdecimal() or not 0 <= int(delay_text) <= 60:
+            return _error(400, 20001, "CallDelay must be a whole number of seconds from 0 to 60.")
+        extension = form.get("Extension") or None
+        if extension is not None and not _EXTENSION.fullmatch(extension):
+            return _error(400, 20001, "Extension must be 1 to 32 digits to dial (0-9, *, #, w, W).")
+        try:
+            validation = self.caller_ids.start_validation(
+                number, name, callback, method, int(delay_text), extension
+            )
+        except AlreadyVerified as error:
+            return _error(400, 21450, str(error))
+        return _json(
+            201,
+            {
+                "account_sid": self.settings.twilio.account_sid,
+                "call_sid": validation.call_sid,
+                "friendly_name": validation.friendly_name,
+                "phone_number": validation.phone_number,
+                "validation_code": validation.validation_code,
+            },
+        )
+
+    def _list_caller_ids(self, request: LocalRequest, path: str) -> LocalResponse:
+        query = request.query
+        try:
+            page_size = int(query.get("PageSize") or 50)
+            page = int(query.get("Page") or 0)
+        except ValueError:
+            return _error(400, 20001, "Invalid paging parameters")
+        if not 1 <= page_size <= _MAX_PAGE_SIZE or page < 0:
+            return _error(400, 20001, "Invalid paging parameters")
+        caller_ids = self.caller_ids.verified()
+        if "PhoneNumber" in query:
+            caller_ids = [c for c in caller_ids if c.phone_number == query["PhoneNumber"]]
+        if "FriendlyName" in query:
+            caller_ids = [c for c in caller_ids if c.friendly_name == query["FriendlyName"]]
+        start = page * page_size
+        chunk = caller_ids[start : start + page_size]
+        filters = [(k, v) for k, v in parse_qsl(request.query_string) if k not in _PAGING]
+
+        def page_uri(number: int) -> str:
+            params = [*filters, ("PageSize", str(page_size)), ("Page", str(number))]
+            return f"{path}?{urlencode(params)}"
+
+        has_next = start + page_size < len(caller_ids)
+        return _json(
+            200,
+            {
+                "outgoing_caller_ids": [self._caller_id_json(c) for c in chunk],
+                "end": start + max(len(chunk) - 1, 0),
+                "first_page_uri": page_uri(0),
+                "next_page_uri": page_uri(page + 1) if has_next else None,
+                "page": page,
+                "page_size": page_size,
+                "previous_page_uri": page_uri(page - 1) if page > 0 else None,
+                "start": start,
+                "uri": page_uri(page),
+            },
+        )
+
+    def _caller_id_json(self, caller_id: OutgoingCallerId) -> dict[str, Any]:
+        account = self.settings.twilio.account_sid
+        return {
+            "account_sid": account,
+            "date_created": _rfc2822(caller_id.date_created),
+            "date_updated": _rfc2822(caller_id.date_updated),
+            "friendly_name": caller_id.friendly_name,
+            "phone_number": caller_id.phone_number,
+            "sid": caller_id.sid,
+            "uri": f"/{API_VERSION}/Accounts/{account}/OutgoingCallerIds/{caller_id.sid}.json",
+        }
+
     def _call_json(self, call: FakeCall) -> dict[str, Any]:
         account = self.settings.twilio.account_sid
         uri = f"/{API_VERSION}/Accounts/{account}/Calls/{call.sid}"
@@ -348,7 +518,23 @@ def _error(status: int, code: int, message: str, **headers: str) -> LocalRespons
 
 
 def sandbox_twilio_api(settings: Settings) -> TwilioApiSandbox:
-    return TwilioApiSandbox(settings, fake_calls_api())
+    return TwilioApiSandbox(settings, fake_calls_api(), caller_id_store())
+
+
+def _form(request: LocalRequest) -> dict[str, str] | None:
+    """The request's form fields (the last of a repeated one), None if not UTF-8."""
+    try:
+        return dict(parse_qsl(request.body.decode(), keep_blank_values=True))
+    except UnicodeDecodeError:
+        return None
+
+
+def _loopback_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and is_loopback_host(parts.hostname or "")
+    except ValueError:
+        return False
 
 
 def _json(status: int, body: Mapping[str, Any], *headers: tuple[str, str]) -> LocalResponse:

@@ -135,6 +135,7 @@ class WebhookSender:
     ) -> requests.Response | None:
         # What is requested, and signed, is the URL without its fragment.
         url, body = signed_url(webhook.url), None
+        logged = url  # never with a GET's parameters
         headers = {
             "User-Agent": USER_AGENT,
             "Accept": "*/*",
@@ -161,7 +162,10 @@ class WebhookSender:
                 webhook.method, url, data=body, headers=headers, timeout=timeout
             )
         except requests.RequestException as error:
-            logger.warning("Sandbox webhook %s %s failed: %s", webhook.method, url, error)
+            # A GET's parameters (phone numbers among them) are in its URL, and so in the
+            # error's text: the log gets neither.
+            detail = type(error).__name__ if webhook.method == "GET" else error
+            logger.warning("Sandbox webhook %s %s failed: %s", webhook.method, logged, detail)
             with self.lock:
                 webhook.error = type(error).__name__
                 webhook.failure = _failure_of(error)
@@ -174,7 +178,7 @@ class WebhookSender:
             logger.warning(
                 "Sandbox webhook %s %s answered %s: %s",
                 webhook.method,
-                url,
+                logged,
                 response.status_code,
                 response.text[:300],
             )

@@ -12,7 +12,12 @@ from tests.servers import LocalHost
 
 DEEP = b"[" * 50_000 + b"]" * 50_000
 DEEP_OBJECT = b'{"a":' * 50_000 + b"1" + b"}" * 50_000
-JSON_BODIES = ["/sandbox/telephony/calls", "/sandbox/stripe/_events/pay", "/sandbox/twilio/_seed"]
+JSON_BODIES = [
+    "/sandbox/telephony/calls",
+    "/sandbox/telephony/phone/CA" + "0" * 32,
+    "/sandbox/stripe/_events/pay",
+    "/sandbox/twilio/_seed",
+]
 
 
 @pytest.mark.parametrize(
