@@ -233,13 +233,6 @@ class TwilioApiSandbox:
 
     def _list(self, request: LocalRequest, path: str) -> LocalResponse:
         query = request.query
-        try:
-            page_size = int(query.get("PageSize") or 50)
-            page = int(query.get("Page") or 0)
-        except ValueError:
-            return _error(400, 20001, "Invalid paging parameters")
-        if not 1 <= page_size <= _MAX_PAGE_SIZE or page < 0:
-            return _error(400, 20001, "Invalid paging parameters")
         calls = self.calls.all()
         if "ParentCallSid" in query:
             calls = [c for c in calls if c.parent_call_sid == query["ParentCallSid"]]
@@ -248,29 +241,7 @@ class TwilioApiSandbox:
         for name, field in (("To", "to"), ("From", "from_")):
             if name in query:
                 calls = [c for c in calls if getattr(c, field) == query[name]]
-        start = page * page_size
-        chunk = calls[start : start + page_size]
-        filters = [(k, v) for k, v in parse_qsl(request.query_string) if k not in _PAGING]
-
-        def page_uri(number: int) -> str:
-            params = [*filters, ("PageSize", str(page_size)), ("Page", str(number))]
-            return f"{path}?{urlencode(params)}"
-
-        has_next = start + page_size < len(calls)
-        return _json(
-            200,
-            {
-                "calls": [self._call_json(call) for call in chunk],
-                "end": start + max(len(chunk) - 1, 0),
-                "first_page_uri": page_uri(0),
-                "next_page_uri": page_uri(page + 1) if has_next else None,
-                "page": page,
-                "page_size": page_size,
-                "previous_page_uri": page_uri(page - 1) if page > 0 else None,
-                "start": start,
-                "uri": page_uri(page),
-            },
-        )
+        return _list_page(request, path, "calls", [self._call_json(c) for c in calls])
 
     def _seed(self, request: LocalRequest) -> LocalResponse:
         if request.method != "POST":
@@ -383,41 +354,13 @@ class TwilioApiSandbox:
 
     def _list_caller_ids(self, request: LocalRequest, path: str) -> LocalResponse:
         query = request.query
-        try:
-            page_size = int(query.get("PageSize") or 50)
-            page = int(query.get("Page") or 0)
-        except ValueError:
-            return _error(400, 20001, "Invalid paging parameters")
-        if not 1 <= page_size <= _MAX_PAGE_SIZE or page < 0:
-            return _error(400, 20001, "Invalid paging parameters")
         caller_ids = self.caller_ids.verified()
         if "PhoneNumber" in query:
             caller_ids = [c for c in caller_ids if c.phone_number == query["PhoneNumber"]]
         if "FriendlyName" in query:
             caller_ids = [c for c in caller_ids if c.friendly_name == query["FriendlyName"]]
-        start = page * page_size
-        chunk = caller_ids[start : start + page_size]
-        filters = [(k, v) for k, v in parse_qsl(request.query_string) if k not in _PAGING]
-
-        def page_uri(number: int) -> str:
-            params = [*filters, ("PageSize", str(page_size)), ("Page", str(number))]
-            return f"{path}?{urlencode(params)}"
-
-        has_next = start + page_size < len(caller_ids)
-        return _json(
-            200,
-            {
-                "outgoing_caller_ids": [self._caller_id_json(c) for c in chunk],
-                "end": start + max(len(chunk) - 1, 0),
-                "first_page_uri": page_uri(0),
-                "next_page_uri": page_uri(page + 1) if has_next else None,
-                "page": page,
-                "page_size": page_size,
-                "previous_page_uri": page_uri(page - 1) if page > 0 else None,
-                "start": start,
-                "uri": page_uri(page),
-            },
-        )
+        items = [self._caller_id_json(c) for c in caller_ids]
+        return _list_page(request, path, "outgoing_caller_ids", items)
 
     def _caller_id_json(self, caller_id: OutgoingCallerId) -> dict[str, Any]:
         account = self.settings.twilio.account_sid
@@ -479,6 +422,43 @@ class TwilioApiSandbox:
 
 
 _PAGING = frozenset({"PageSize", "Page", "PageToken"})
+
+
+def _list_page(
+    request: LocalRequest, path: str, key: str, items: list[dict[str, Any]]
+) -> LocalResponse:
+    """One page of a Twilio list resource (PageSize, Page), with its paging URIs."""
+    query = request.query
+    try:
+        page_size = int(query.get("PageSize") or 50)
+        page = int(query.get("Page") or 0)
+    except ValueError:
+        return _error(400, 20001, "Invalid paging parameters")
+    if not 1 <= page_size <= _MAX_PAGE_SIZE or page < 0:
+        return _error(400, 20001, "Invalid paging parameters")
+    start = page * page_size
+    chunk = items[start : start + page_size]
+    filters = [(k, v) for k, v in parse_qsl(request.query_string) if k not in _PAGING]
+
+    def page_uri(number: int) -> str:
+        params = [*filters, ("PageSize", str(page_size)), ("Page", str(number))]
+        return f"{path}?{urlencode(params)}"
+
+    has_next = start + page_size < len(items)
+    return _json(
+        200,
+        {
+            key: chunk,
+            "end": start + max(len(chunk) - 1, 0),
+            "first_page_uri": page_uri(0),
+            "next_page_uri": page_uri(page + 1) if has_next else None,
+            "page": page,
+            "page_size": page_size,
+            "previous_page_uri": page_uri(page - 1) if page > 0 else None,
+            "start": start,
+            "uri": page_uri(page),
+        },
+    )
 
 
 def _time(value: Any, name: str) -> datetime | None:
