@@ -35,6 +35,7 @@ from shared.callerid.errors import (
     VerificationInProgress,
 )
 from shared.calling.destination_policy import DestinationRefused, PolicySettings, check_destination
+from shared.calling.number_formats import international
 from shared.config import CallerIdSettings
 from shared.storage.errors import RowChanged, RowExists, StorageUnavailable
 from shared.storage.keys import CALLER_ID_KEY, CALLER_ID_OWNER_KEY, is_valid_entry_id
@@ -81,7 +82,7 @@ class CallerIdView:
         return {
             "state": self.state.value,
             "number": self.number,
-            "formatted": formatted(self.number) if self.number else None,
+            "formatted": international(self.number) if self.number else None,
             "code": self.code if self.state is State.PENDING else None,
             "reason": self.reason if self.state is State.FAILED else None,
         }
@@ -93,17 +94,6 @@ class ReportEffect(StrEnum):
     ALREADY_APPLIED = "already applied"
     NOT_CURRENT = "not current"
     IGNORED = "ignored"
-
-
-def formatted(e164: str) -> str:
-    """+44 7911 123456: the number as its owner would write it for someone abroad."""
-    import phonenumbers
-
-    try:
-        number = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
-        return e164
-    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
 
 
 def friendly_name(user_id: str) -> str:
@@ -243,7 +233,7 @@ class CallerIds:
             raise CallerIdRefused(_SERVICE_NUMBER)
         if destination.number_type not in ACCEPTED_TYPES:
             raise CallerIdRefused(
-                f"{formatted(destination.e164)} is not a mobile or landline number; only those "
+                f"{international(destination.e164)} is not a mobile or landline number; only those "
                 "can be verified as your caller ID."
             )
         return destination.e164
