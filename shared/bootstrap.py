@@ -44,9 +44,10 @@ class Services:
 
     @cached_property
     def store(self) -> TableStore:
+        from shared.privacy.guard import check_write
         from shared.storage.table_store import TableStore
 
-        return TableStore(self.settings.storage_connection_string)
+        return TableStore(self.settings.storage_connection_string, write_check=check_write)
 
     @cached_property
     def ledger(self) -> Ledger:

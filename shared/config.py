@@ -152,6 +152,24 @@ class CallerIdSettings:
 
 
 @dataclass(frozen=True)
+class PrivacySettings:
+    """How long each kind of record is kept, and what export and deletion may do (the privacy
+    registry, shared.privacy.registry, names these settings for each kind it describes)."""
+
+    # Calls and their history rows, from the call's start; the ledger keeps its charge.
+    call_retention_days: int = 180
+    # Accounting records (ledger, journal, payments) of a deleted account, pseudonymised, from
+    # the deletion: commercial and tax law keep books for up to ten years in most of Europe.
+    accounting_retention_years: int = 10
+    # NCRONTAB (six fields) of the daily retention run.
+    retention_schedule: str = "0 30 3 * * *"
+    # Whether deleting an account also deletes its calls' logs at Twilio (Calls API DELETE).
+    delete_twilio_call_logs: bool = False
+    # Exports (GET /api/me/export) one user may make in an hour.
+    exports_per_user_per_hour: int = 3
+
+
+@dataclass(frozen=True)
 class SessionSettings:
     # A session lives until the earlier of created + absolute and last seen + idle.
     absolute_seconds: int
@@ -207,6 +225,7 @@ class Settings:
     dialer: DialerSettings
     appinsights_connection_string: str | None
     caller_id: CallerIdSettings = CallerIdSettings()
+    privacy: PrivacySettings = PrivacySettings()
 
     @property
     def is_sandbox(self) -> bool:
@@ -287,6 +306,15 @@ class _Reader:
             self.complain(f"The setting {name} must be between {low} and {high}.")
             return default
         return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = (self.optional(name) or "").lower()
+        if not raw:
+            return default
+        if raw not in ("true", "false"):
+            self.complain(f"The setting {name} must be true or false.")
+            return default
+        return raw == "true"
 
     def url(self, name: str, *, required: bool = True, https_only: bool = False) -> str | None:
         """An http(s) URL; with https_only, plain http only to this machine (a test's fake),
@@ -419,6 +447,27 @@ def _session_settings(read: _Reader) -> SessionSettings:
     )
 
 
+# Six NCRONTAB fields (second minute hour day month weekday) of digits and * , - /.
+_NCRONTAB = re.compile(r"[0-9*,/-]+( [0-9*,/-]+){5}")
+
+
+def _privacy_settings(read: _Reader) -> PrivacySettings:
+    schedule = read.optional("RETENTION_SCHEDULE", PrivacySettings.retention_schedule) or ""
+    if not _NCRONTAB.fullmatch(schedule):
+        read.complain(
+            "The setting RETENTION_SCHEDULE must be an NCRONTAB expression of six fields "
+            "(second minute hour day month weekday), like 0 30 3 * * * for 03:30 every day."
+        )
+        schedule = PrivacySettings.retention_schedule
+    return PrivacySettings(
+        call_retention_days=read.integer("CALL_RETENTION_DAYS", 180, 1, 3660),
+        accounting_retention_years=read.integer("ACCOUNTING_RETENTION_YEARS", 10, 1, 30),
+        retention_schedule=schedule,
+        delete_twilio_call_logs=read.boolean("DELETE_TWILIO_CALL_LOGS", False),
+        exports_per_user_per_hour=read.integer("EXPORTS_PER_USER_PER_HOUR", 3, 1, 100),
+    )
+
+
 def _support_email(read: _Reader) -> str | None:
     value = read.optional("SUPPORT_EMAIL")
     if value is None:
@@ -531,6 +580,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         calling=calling,
         dialer=_dialer_settings(read),
         appinsights_connection_string=read.optional("APPLICATIONINSIGHTS_CONNECTION_STRING"),
+        privacy=_privacy_settings(read),
         caller_id=CallerIdSettings(
             attempts_per_user_per_hour=read.integer(
                 "CALLER_ID_ATTEMPTS_PER_USER_PER_HOUR", 3, 1, 100

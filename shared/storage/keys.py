@@ -25,6 +25,8 @@ LEDGER_PREFIX = "ledger:"
 JOURNAL_PREFIX = "journal:"
 CALL_PREFIX = "call:"
 PAYMENT_PREFIX = "payment:"
+# Consent choices (consent:<inverted time>, newest first): each change is kept, as proof.
+CONSENT_PREFIX = "consent:"
 # Sign-in sessions (session:<random id>): in the account's partition, so they end with it.
 SESSION_PREFIX = "session:"
 

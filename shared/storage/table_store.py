@@ -66,6 +66,7 @@ from shared.storage.rows import (
 logger = logging.getLogger("ownnumber.storage")
 
 T = TypeVar("T")
+WriteCheck = Callable[[str, Op], None]
 
 # Per round trip. Inside a region a storage answer takes milliseconds; these only bound how
 # long a dead or stalled store can hold a request (the request's deadline bounds the sum).
@@ -85,6 +86,8 @@ class Table:
 
     client: TableClient
     name: str
+    # Called with (table, op) before every write: the privacy registry's guard, from bootstrap.
+    write_check: WriteCheck | None = None
     _ready: bool = field(default=False, repr=False)
 
     def get(self, partition: str, key: str) -> Row | None:
@@ -121,6 +124,9 @@ class Table:
         """Apply all ops atomically (one entity-group transaction) or none of them."""
         if not ops:
             return
+        if self.write_check is not None:
+            for op in ops:
+                self.write_check(self.name, op)
         if len(ops) > MAX_TRANSACTION_OPS:
             raise ValueError(f"a transaction holds at most {MAX_TRANSACTION_OPS} operations")
         # A conditional delete goes as a transaction even alone: delete_entity swallows the
@@ -224,7 +230,7 @@ class Table:
 class TableStore:
     """The storage account: hands out tables, creating each once per process."""
 
-    def __init__(self, connection_string: str) -> None:
+    def __init__(self, connection_string: str, write_check: WriteCheck | None = None) -> None:
         # Few, quick retries: a webhook caller retries on our 503 anyway, and a health check
         # must answer while storage is down rather than hang in back-off.
         http = requests.Session()
@@ -246,6 +252,7 @@ class TableStore:
             retry_backoff_factor=0.2,
             raw_request_hook=_within_deadline,
         )
+        self._write_check = write_check
         self._tables: dict[str, Table] = {}
         self._lock = threading.Lock()
 
@@ -254,7 +261,7 @@ class TableStore:
             table = self._tables.get(name)
             if table is None:
                 _call(lambda: self._service.create_table_if_not_exists(name))
-                table = Table(self._service.get_table_client(name), name)
+                table = Table(self._service.get_table_client(name), name, self._write_check)
                 self._tables[name] = table
             return table
 
