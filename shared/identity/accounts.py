@@ -90,6 +90,10 @@ class Accounts:
             "email": email,
             "name": name or None,
             "email_verified": email_verified,
+            # The way back from the account to its identity row (keyed by a hash that cannot
+            # be reversed): export shows it and deletion erases it. Older profiles gain it at
+            # their next sign-in.
+            "identity_key": key,
         }
         profile = self.accounts.get(user_id, PROFILE_KEY)
         if profile is None:

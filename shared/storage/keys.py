@@ -133,3 +133,19 @@ CALLER_ID_OWNER_KEY = "owner"
 # Counters of attempts per fixed hour (PartitionKey = what is counted, RowKey = the hour), kept
 # in storage so that every instance of the app counts alike.
 LIMITS_TABLE = "limits"
+
+
+# A deleted account's books, pseudonymised: its balance, ledger, journal and payment rows move
+# to a partition named by a random token (PSEUDONYM_PREFIX + 32 hex), which holds also one
+# ARCHIVE_KEY row saying until when they are kept. The archives table indexes those partitions
+# (one fixed partition, RowKey = the pseudonym) so the retention run finds the ones due in one
+# single-partition query.
+PSEUDONYM_PREFIX = "p"
+ARCHIVE_KEY = "archive"
+ARCHIVES_TABLE = "archives"
+ARCHIVES_PARTITION = "archive"
+
+# Deletions in progress (PartitionKey = the user id): which pseudonym the books go to, so that
+# a deletion cut short and resumed moves them to the same place, and how far it got.
+ERASURES_TABLE = "erasures"
+ERASURE_KEY = "erasure"
