@@ -15,6 +15,7 @@ from functions import (
     entra_sign_in,
     health,
     payments,
+    privacy,
     public_config,
     rates,
     reconcile,
@@ -46,6 +47,7 @@ for module in (
     checkout,
     payments,
     stripe_webhook,
+    privacy,
 ):
     app.register_functions(module.bp)
 
