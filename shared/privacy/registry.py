@@ -364,6 +364,7 @@ KINDS: tuple[RecordKind, ...] = (
             "started_at": "when it started",
             "state": "pending or verified",
             "outgoing_sid": "Twilio's id of the verified caller ID",
+            "verified_at": "when it was verified",
         },
         export_section="caller_id_owner",
         export_note="Every field.",
