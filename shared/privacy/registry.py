@@ -341,6 +341,8 @@ KINDS: tuple[RecordKind, ...] = (
             "outgoing_sid": "Twilio's id of the verified caller ID",
             "started_at": "when the verification started",
             "verified_at": "when it was verified",
+            "reason": "why a verification failed, in words",
+            "failed_at": "when it failed",
         },
         export_section="caller_id",
         export_note="Every field.",
