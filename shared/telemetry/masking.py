@@ -46,19 +46,20 @@ _TWO_DIGIT_CODES = frozenset(_TWO_DIGIT_LIST.split())
 _MIN_INTERNATIONAL_DIGITS = 7
 _MIN_NATIONAL_DIGITS = 8
 
-# What people and encoders put between digits: spaces (also as %20 or a query string's "+"),
-# dashes, dots, slashes, parentheses (also percent-encoded), a no-break space.
-_SEPARATOR = r"(?:[ \t\u00a0\u2009\u2011\u2012\u2013\-./()]|%20|%28|%29|%2[dDeEfF]|\+(?=[\d(]))"
-# Not inside a word or an identifier (a hex id, a CallSid); a percent-escape just before
-# (tel%3A…) is a boundary, not a word.
+# What people and encoders put between digits: spaces (also as %20), dashes, dots, slashes,
+# parentheses (also percent-encoded), no-break and thin spaces.
+_SEPARATOR = r"(?:[ \t\u00a0\u2009\u2011\u2012\u2013\-./()]|%20|%28|%29|%2[dDeEfF])"
+# A query string's "+" (a space) joins digits alone or beside a parenthesis: "+44+20+7946",
+# "+1+(415)+555"; never after a space, so "+4420… +1415…" stays two numbers.
+_GAP = rf"(?:[()]?\+[()]?|{_SEPARATOR}{{1,3}})"
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
-_START = r"(?:(?<=%[0-9A-Fa-f]{2})|(?<![\w]))"
+# Not inside a word or an identifier (a hex id, a CallSid), nor after a dot or a time's colon
+# (21.123456, the seconds of 07:31:21); a percent-escape just before (tel%3A…) is a boundary.
+_START = r"(?<!\d:)(?:(?<=%[0-9A-Fa-f]{2})|(?<![\w.]))"
 _PLUS = r"(?:\+|\uff0b|%2[bB]|%252[bB])"
 # Atomic groups: a run is taken whole or not at all, so no input makes the regex backtrack
 # through its digits.
-_NUMBER = re.compile(
-    _START + rf"(?P<plus>{_PLUS})?(?P<body>(?>\(?\d(?:{_SEPARATOR}{{0,3}}\d)*))(?P<word>\w?)"
-)
+_NUMBER = re.compile(_START + rf"(?P<plus>{_PLUS})?(?P<body>(?>\(?\d(?:{_GAP}?\d)*))(?P<word>\w?)")
 
 _EMAIL = re.compile(
     r"(?<![\w.!#$%&'*+^`{|}~-])(?P<local>(?>(?:[\w.!#$'*+^`{|}~-]|%(?!40)[0-9A-Fa-f]{2})+))"
