@@ -241,7 +241,9 @@ def travelled(telemetry_host: LocalHost, ingestion: IngestionEndpoint) -> Travel
     except AssertionError as error:
         missing = journey.requests - requests_seen(ingestion.envelopes)
         seen = [e["data"]["baseData"].get("url") for e in of_kind(ingestion.envelopes, "Request")]
-        raise AssertionError(f"{error}; no request telemetry for {sorted(missing)}: {seen}") from None
+        raise AssertionError(
+            f"{error}; no request telemetry for {sorted(missing)}: {seen}"
+        ) from None
     # The raw bytes, and the envelopes decoded (JSON's \\u escapes hide no digit then).
     raw = ingestion.captured_bytes().decode()
     sent = searchable(raw + "\n" + json.dumps(envelopes, ensure_ascii=False))
