@@ -24,6 +24,7 @@ import requests
 
 from local_host.azurite import Azurite
 from local_host.settings_file import read_values as sample_values
+from shared.telephony.signature import sign
 from tests.conftest import Client, StripeWebhooks
 from tests.ingestion import Envelope, IngestionEndpoint, of_kind
 from tests.servers import SAMPLE_SETTINGS, LocalHost
@@ -149,6 +150,32 @@ def call_through_the_sandbox(journey: Journey) -> None:
     assert any(call.get("duration_seconds") == 7 for call in calls), calls
 
 
+def twilio_reports_a_call_we_never_placed(journey: Journey) -> None:
+    """A status callback Twilio signs (for a call unknown here): its signature, the numbers
+    in its form, must not be seen again."""
+    settings = sample_values(SAMPLE_SETTINGS)
+    call = "CA" + secrets.token_hex(16)
+    url = f"{journey.client.base_url}/api/call-status?user={journey.user_id}&call={call}"
+    digits = "2079460888"
+    journey.numbers.add(digits)
+    form = {
+        "AccountSid": settings["TWILIO_ACCOUNT_SID"],
+        "CallSid": "CA" + secrets.token_hex(16),
+        "ParentCallSid": call,
+        "CallStatus": "ringing",
+        "SequenceNumber": "1",
+        "From": settings["TWILIO_CALLER_ID"],
+        "To": f"+44{digits}",
+        "Called": f"+44{digits}",
+        "Direction": "outbound-dial",
+    }
+    signature = sign(url, form, settings["TWILIO_AUTH_TOKEN"])
+    journey.secrets.add(signature)
+    journey.requests.add("/api/call-status")
+    response = requests.post(url, data=form, headers={"X-Twilio-Signature": signature}, timeout=30)
+    assert response.status_code == 200, response.text
+
+
 def refused_request_from_elsewhere(journey: Journey) -> None:
     """The error path: a refusal whose exception message echoes what the caller sent (an
     Origin carrying a number and an email), recorded on the request's span."""
@@ -165,6 +192,7 @@ JOURNEY: list[Step] = [
     buy_credit,
     preview_rates,
     call_through_the_sandbox,
+    twilio_reports_a_call_we_never_placed,
     refused_request_from_elsewhere,
 ]
 
@@ -288,7 +316,7 @@ def test_no_email_reaches_telemetry(travelled: Travelled) -> None:
 
 
 def test_no_session_token_signature_or_secret_reaches_telemetry(travelled: Travelled) -> None:
-    assert len(travelled.journey.secrets) >= 6
+    assert len(travelled.journey.secrets) >= 7
     assert travelled.leaks(travelled.journey.secrets) == []
 
 
