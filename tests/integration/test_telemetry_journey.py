@@ -59,6 +59,8 @@ class Journey:
     secrets: set[str] = field(default_factory=set)
     # Paths of the requests that must reach telemetry as Request envelopes.
     requests: set[str] = field(default_factory=set)
+    # Names of the other operations (timer runs) that must, too.
+    operations: set[str] = field(default_factory=set)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         self.requests.add(path.split("?")[0])
@@ -176,6 +178,12 @@ def twilio_reports_a_call_we_never_placed(journey: Journey) -> None:
     assert response.status_code == 200, response.text
 
 
+def the_reconciliation_timer_runs(journey: Journey) -> None:
+    run = requests.post(f"{journey.client.base_url}/admin/functions/reconcile", timeout=30)
+    assert run.status_code < 300, run.text
+    journey.operations.add("timer reconcile")
+
+
 def refused_request_from_elsewhere(journey: Journey) -> None:
     """The error path: a refusal whose exception message echoes what the caller sent (an
     Origin carrying a number and an email), recorded on the request's span."""
@@ -193,6 +201,7 @@ JOURNEY: list[Step] = [
     preview_rates,
     call_through_the_sandbox,
     twilio_reports_a_call_we_never_placed,
+    the_reconciliation_timer_runs,
     refused_request_from_elsewhere,
 ]
 
@@ -219,6 +228,8 @@ class Travelled:
     # Everything sent, and the host's stdout, each searchable (see searchable()).
     sent: str
     host_output: str
+    # Requests to the endpoint other than /v2.1/track (Live Metrics is off: none).
+    strays: list[str]
 
     def leaks(self, wanted: set[str]) -> list[str]:
         assert wanted
@@ -238,6 +249,10 @@ def requests_seen(envelopes: list[Envelope]) -> set[str]:
         url = envelope["data"]["baseData"].get("url") or ""
         paths.add(url.split("://", 1)[-1].partition("/")[2].split("?")[0])
     return {"/" + path for path in paths}
+
+
+def operations_seen(envelopes: list[Envelope]) -> set[str]:
+    return {str(e["data"]["baseData"].get("name")) for e in of_kind(envelopes, "Request")}
 
 
 @pytest.fixture(scope="module")
@@ -260,6 +275,7 @@ def travelled(telemetry_host: LocalHost, ingestion: IngestionEndpoint) -> Travel
     def complete(envelopes: list[Envelope]) -> bool:
         return (
             journey.requests <= requests_seen(envelopes)
+            and journey.operations <= operations_seen(envelopes)
             and bool(of_kind(envelopes, "Message"))
             and bool(of_kind(envelopes, "Exception"))
         )
@@ -275,13 +291,16 @@ def travelled(telemetry_host: LocalHost, ingestion: IngestionEndpoint) -> Travel
     # The raw bytes, and the envelopes decoded (JSON's \\u escapes hide no digit then).
     raw = ingestion.captured_bytes().decode()
     sent = searchable(raw + "\n" + json.dumps(envelopes, ensure_ascii=False))
-    return Travelled(journey, envelopes, sent, searchable(telemetry_host.output()))
+    output = searchable(telemetry_host.output())
+    return Travelled(journey, envelopes, sent, output, list(ingestion.strays))
 
 
 def test_every_request_of_the_journey_reached_application_insights(travelled: Travelled) -> None:
     kinds = {envelope["data"]["baseType"] for envelope in travelled.envelopes}
     assert {"RequestData", "MessageData", "ExceptionData"} <= kinds
     assert travelled.journey.requests <= requests_seen(travelled.envelopes)
+    assert travelled.journey.operations <= operations_seen(travelled.envelopes)
+    assert travelled.strays == []
     assert len(travelled.envelopes) >= len(travelled.journey.requests)
 
 
