@@ -224,10 +224,11 @@ def telemetry_host(azurite: Azurite, ingestion: IngestionEndpoint) -> Iterator[L
 @dataclass(frozen=True)
 class Travelled:
     journey: Journey
-    envelopes: list[Envelope]
+    # Out of the repr: a failing assertion prints the Travelled, and half a megabyte is noise.
+    envelopes: list[Envelope] = field(repr=False)
     # Everything sent, and the host's stdout, each searchable (see searchable()).
-    sent: str
-    host_output: str
+    sent: str = field(repr=False)
+    host_output: str = field(repr=False)
     # Requests to the endpoint other than /v2.1/track (Live Metrics is off: none).
     strays: list[str]
 
