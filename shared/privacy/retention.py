@@ -203,7 +203,10 @@ class Retention:
         """Calls (and their history rows) started more than CALL_RETENTION_DAYS ago, but never
         one that is not settled: its hold or its open-call index row still points at it."""
         cutoff = self._now - timedelta(days=self.privacy.call_retention_days)
+        # The open-call index holds only the calls in progress (one small partition): read
+        # once, rather than a point read for every call due.
         open_calls = self.table(keys.OPEN_CALLS_TABLE)
+        still_open = {row.key for row in open_calls.rows(keys.OPEN_CALLS_PARTITION)}
         accounts = self.table(kind.table)
         holds: dict[str, str] = {}
 
@@ -214,11 +217,7 @@ class Retention:
                 holds[partition] = hold.text("call_sid") if hold else ""
             if not call_sid or holds[partition] == call_sid:
                 return True
-            try:
-                index_key = keys.open_call_key(partition, call_sid)
-            except ValueError:
-                return False  # no index row can exist under such a key
-            return open_calls.get(keys.OPEN_CALLS_PARTITION, index_key) is not None
+            return f"{partition}:{call_sid}" in still_open  # keys.open_call_key's layout
 
         def keep(partition: str, row: Row) -> bool:
             if unsettled(partition, row):
