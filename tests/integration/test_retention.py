@@ -350,3 +350,23 @@ def test_unfinished_deletions_are_handed_to_the_erasure_seam(world: World) -> No
     assert erasures.resumed == ["u1", "u2"]
     assert (summary.erasures_resumed, summary.erasures_failed) == (2, 1)
     assert "broken" not in summary.line()
+
+
+def test_books_cut_short_keep_their_index_row_until_the_last_of_them_is_gone(
+    world: World,
+) -> None:
+    books = pseudonym()
+    accounts, archives = world.table(keys.ACCOUNTS_TABLE), world.table(keys.ARCHIVES_TABLE)
+    world.seed(keys.ARCHIVES_TABLE, keys.ARCHIVES_PARTITION, books, True, kept_until=LONG_AGO)
+    world.seed(keys.ACCOUNTS_TABLE, books, keys.ARCHIVE_KEY, True, kept_until=LONG_AGO)
+    for n in range(150):
+        world.seed(keys.ACCOUNTS_TABLE, books, keys.journal_key(n), True, entry_id=f"e{n}")
+
+    cut = world.retention(row_budget=120).run()
+    assert (cut.finished, cut.stopped_at, cut.total) == (False, "archives", 120)
+    # What finds the books again, and what says why the rest are kept, are both still there.
+    assert archives.get(keys.ARCHIVES_PARTITION, books) is not None
+    assert accounts.get(books, keys.ARCHIVE_KEY) is not None
+    rest = world.retention().run()
+    assert (rest.finished, rest.total) == (True, 32)
+    assert world.rows() == set()
