@@ -30,7 +30,7 @@ from shared.callerid.caller_ids import PENDING_LIFETIME, is_lapsed, release_owne
 from shared.config import PrivacySettings, SessionSettings
 from shared.privacy.registry import RecordKind, kind_named, kind_of
 from shared.storage import keys
-from shared.storage.errors import RowChanged
+from shared.storage.errors import BadContinuation, RowChanged
 from shared.storage.rows import MAX_TRANSACTION_OPS, Remove, Replace, Row, Value
 
 if TYPE_CHECKING:
@@ -175,7 +175,12 @@ class Retention:
         order = STEPS[first:] + STEPS[:first]
         for index, step in enumerate(order):
             try:
-                step.sweep(self, position if index == 0 else None)
+                try:
+                    step.sweep(self, position if index == 0 else None)
+                except BadContinuation:
+                    # A saved position no longer readable (a change of this code's layout):
+                    # the step starts over, which deletes nothing twice.
+                    step.sweep(self, None)
             except _Paused as paused:
                 summary.stopped_at = step.name
                 data: dict[str, Value] = {"step": step.name, "position": paused.position or ""}

@@ -370,3 +370,17 @@ def test_books_cut_short_keep_their_index_row_until_the_last_of_them_is_gone(
     rest = world.retention().run()
     assert (rest.finished, rest.total) == (True, 32)
     assert world.rows() == set()
+
+
+def test_a_saved_position_that_cannot_be_read_starts_its_step_over(world: World) -> None:
+    seed_call(world, user(), LONG_AGO, due=True)
+    progress = world.table(keys.RETENTION_TABLE)
+    saved = {"step": "calls", "position": "not a position"}
+    progress.commit(keys.RETENTION_PARTITION, [Insert(keys.RETENTION_PROGRESS_KEY, saved)])
+    summary = world.retention().run()
+    assert (summary.finished, summary.deleted["call"], summary.deleted["call_history"]) == (
+        True,
+        1,
+        1,
+    )
+    assert progress.get(keys.RETENTION_PARTITION, keys.RETENTION_PROGRESS_KEY) is None
