@@ -5,7 +5,7 @@ import logging
 
 import azure.functions as func
 
-from functions._edge import services
+from functions._edge import services, timer_job
 
 bp = func.Blueprint()
 logger = logging.getLogger("ownnumber.retention")
@@ -15,6 +15,7 @@ logger = logging.getLogger("ownnumber.retention")
 # host does), so the schedule changes without a deployment. Never on start-up: every restart
 # and scale-out would run it again.
 @bp.timer_trigger(arg_name="timer", schedule="%RETENTION_SCHEDULE%", run_on_startup=False)
+@timer_job
 def retention(timer: func.TimerRequest) -> None:
     summary = services().retention.run()
     # Counts only: the summary holds no user id, number or email.
