@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from shared.identity.sessions import Sessions
     from shared.identity.sign_in import SignIn
     from shared.money.ledger import Ledger
+    from shared.privacy.export import Exporter
     from shared.statement.ledger_lines import Statement
     from shared.storage.table_store import TableStore
     from shared.telephony.calls_api import TwilioCallsApi
@@ -160,6 +161,17 @@ class Services:
             packs=self.settings.credit_packs,
             currency=self.settings.currency,
             public_base_url=self.settings.public_base_url,
+        )
+
+    @cached_property
+    def exporter(self) -> Exporter:
+        from shared.privacy.export import Exporter
+
+        return Exporter(
+            tables=self.store.table,
+            privacy=self.settings.privacy,
+            sessions=self.settings.sessions,
+            currency=self.settings.currency,
         )
 
 
