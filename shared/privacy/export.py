@@ -275,19 +275,20 @@ def readme_text(user_id: str, now: datetime, settings: Mapping[str, int | str]) 
         "  ",
     )
     csv_kinds = [kind for kind in KINDS if kind.export_csv]
+    lines.append("")
     para(
-        ", ".join(str(kind.export_csv) for kind in csv_kinds)
-        + ": the lists of "
-        + ", ".join(kind.title.lower() + "s" for kind in csv_kinds)
-        + ", one row each, for a spreadsheet: UTF-8, a header row, comma-separated, quoted as "
-        "RFC 4180 says. The columns are the fields below, in that order. Against formula "
-        "injection, a cell that starts with = + - @ (or a tab or carriage return) and is not a "
-        "plain number starts with an apostrophe ('), so a spreadsheet shows it as text and "
+        ", ".join(f"{kind.export_csv} ({kind.title.lower()})" for kind in csv_kinds)
+        + ": one row per record, for a spreadsheet: UTF-8, a header row, comma-separated, "
+        "quoted as RFC 4180 says. The columns are the fields below, in that order. Against "
+        "formula injection, a cell that starts with = + - @ (or a tab or carriage return) and "
+        "is not a plain number starts with an apostrophe ('), so a spreadsheet shows it as "
+        "text and "
         "never runs it: phone numbers therefore appear as '+442079460018. Plain numbers, "
         "negative ones included, are written as they are. data.json holds every value "
         "unchanged.",
         "  ",
     )
+    lines.append("")
     para("README.txt: this file.", "  ")
     lines += ["", "WHAT EACH SECTION HOLDS, WHY, AND HOW LONG IT IS KEPT", ""]
     for kind in exported_kinds():
