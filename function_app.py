@@ -16,6 +16,7 @@ from functions import (
     entra_sign_in,
     health,
     payments,
+    privacy,
     privacy_cookies,
     public_config,
     rates,
@@ -50,6 +51,7 @@ for module in (
     checkout,
     payments,
     stripe_webhook,
+    privacy,
 ):
     app.register_functions(module.bp)
 
