@@ -152,6 +152,7 @@ async function start() {
     onDeleted: (summary) => {
       tabs?.postMessage("signed-out");
       forgetConsent();
+      $("email").value = "";
       showSignIn();
       showDeletionSummary(summary);
     },
