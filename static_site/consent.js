@@ -35,7 +35,8 @@ export async function useAccountConsent() {
   try {
     answer = await api("me/consent");
     if (!current(answer) && local) {
-      answer = await api("me/consent", { method: "PUT", body: { analytics: local.analytics, source: "banner" } });
+      const body = { analytics: local.analytics && !gpcOn(), source: "banner" };
+      answer = await api("me/consent", { method: "PUT", body });
     }
   } catch {
     // The account cannot be asked now: this browser's choice stands until it can.
@@ -50,7 +51,10 @@ export async function useAccountConsent() {
 /** Records a choice (source "banner" or "account") and applies it; resolves to the choice. */
 export async function choose(analytics, source) {
   if (signedIn) {
-    choice = fromServer(await api("me/consent", { method: "PUT", body: { analytics, source } }));
+    // Under GPC the server stores a refusal anyway (Sec-GPC); a browser that shows the signal
+    // only to scripts is refused here.
+    const body = { analytics: analytics && !gpcOn(), source };
+    choice = fromServer(await api("me/consent", { method: "PUT", body }));
   } else {
     const gpc = gpcOn();
     choice = {
