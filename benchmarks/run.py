@@ -6,6 +6,8 @@
 - the ledger against Azurite: posts per second serially; 20 threads on 20 accounts; 20
   threads on one account within one process (they take turns on an in-process lock) against
   20 instances on one account (every race decided by ETag conflicts and retries);
+- the retention run against Azurite: rows deleted per second over N due call rows
+  (benchmarks/retention.py);
 - latency through the local host: a balance read, a whole billed call, a Stripe payment;
 - the site's own JS and CSS gzipped against its budget, and the vendored Voice SDK beside it
   (benchmarks/site_budget.py).
@@ -27,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks import cold_start, site_budget, webhooks  # noqa: E402
+from benchmarks import cold_start, retention, site_budget, webhooks  # noqa: E402
 from local_host.azurite import Azurite, free_port  # noqa: E402
 from shared.money.ledger import EntryKind, Ledger  # noqa: E402
 from shared.storage.table_store import TableStore  # noqa: E402
@@ -105,6 +107,8 @@ def main() -> None:
         ]
         for label, measure in cases:
             row(label, f"{measure():.0f} posts/s")
+        deleted, rate = retention.rows_per_second(azurite.connection_string)
+        row(f"retention run, {deleted} due rows", f"{rate:.0f} rows/s")
     finally:
         azurite.stop()
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from shared.identity.sign_in import SignIn
     from shared.money.ledger import Ledger
     from shared.privacy.consent import Consents
+    from shared.privacy.retention import Retention, UnfinishedErasures
     from shared.statement.ledger_lines import Statement
     from shared.storage.table_store import TableStore
     from shared.telephony.calls_api import TwilioCallsApi
@@ -167,6 +168,24 @@ class Services:
             packs=self.settings.credit_packs,
             currency=self.settings.currency,
             public_base_url=self.settings.public_base_url,
+        )
+
+    @cached_property
+    def unfinished_erasures(self) -> UnfinishedErasures | None:
+        """SEAM for the integrator: account deletions cut short, for the retention run to
+        resume. Connect shared.privacy.erasure here (its `unfinished(older_than)` and
+        `resume(user_id)` are this protocol); until then the run resumes none."""
+        return None
+
+    @cached_property
+    def retention(self) -> Retention:
+        from shared.privacy.retention import Retention
+
+        return Retention(
+            table=self.store.table,
+            privacy=self.settings.privacy,
+            sessions=self.settings.sessions,
+            erasures=self.unfinished_erasures,
         )
 
 

@@ -369,16 +369,7 @@ class CallerIds:
         return True
 
     def _release(self, user_id: str, number: str, attempt: str | None) -> None:
-        """Removes the index row of `number` if it is this user's (and this attempt's)."""
-        row = self.owners.get(number, CALLER_ID_OWNER_KEY)
-        if row is None or row.text("user_id") != user_id:
-            return
-        if attempt is not None and row.text("attempt") != attempt:
-            return
-        try:
-            self.owners.commit(number, [Remove(CALLER_ID_OWNER_KEY, etag=row.etag)])
-        except RowChanged:
-            pass  # changed meanwhile: no longer ours to remove
+        release_owner(self.owners, user_id, number, attempt)
 
     def _record_failure(self, user_id: str, record: Row, reason: str, now: datetime) -> None:
         attempt = record.text("attempt")
@@ -397,12 +388,7 @@ class CallerIds:
         self._release(user_id, number, attempt)
 
     def _lapsed(self, row: Row, now: datetime) -> bool:
-        started = _time(row, "started_at")
-        return (
-            row.text("state") == State.PENDING
-            and started is not None
-            and now - started > PENDING_LIFETIME
-        )
+        return is_lapsed(row, now)
 
     def _count(self, partition: str, limit: int, now: datetime, whom: str) -> None:
         """Counts one attempt in this hour, or TooManyAttempts when `limit` are spent."""
@@ -447,6 +433,31 @@ class CallerIds:
 
 
 _SERVICE_NUMBER = "This is one of OwnNumber's own numbers; it can't be your caller ID."
+
+
+def release_owner(owners: Table, user_id: str, number: str, attempt: str | None) -> bool:
+    """Removes the index row of `number` if it is this user's (and this attempt's): True if
+    this call removed it. The retention run clears lapsed verifications with it too."""
+    row = owners.get(number, CALLER_ID_OWNER_KEY)
+    if row is None or row.text("user_id") != user_id:
+        return False
+    if attempt is not None and row.text("attempt") != attempt:
+        return False
+    try:
+        owners.commit(number, [Remove(CALLER_ID_OWNER_KEY, etag=row.etag)])
+    except RowChanged:
+        return False  # changed meanwhile: no longer ours to remove
+    return True
+
+
+def is_lapsed(row: Row, now: datetime) -> bool:
+    """A pending verification (the user's record or its index row) past PENDING_LIFETIME."""
+    started = _time(row, "started_at")
+    return (
+        row.text("state") == State.PENDING
+        and started is not None
+        and now - started > PENDING_LIFETIME
+    )
 
 
 def is_attempt_id(text: str) -> bool:

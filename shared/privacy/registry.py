@@ -648,6 +648,27 @@ KINDS: tuple[RecordKind, ...] = (
         deletion=OnDeletion.ERASE,
         deletion_note="Erased when the deletion finishes.",
     ),
+    RecordKind(
+        name="retention_progress",
+        title="Where the retention run stopped",
+        table=keys.RETENTION_TABLE,
+        row_key=keys.RETENTION_PROGRESS_KEY,
+        prefix=False,
+        linked=Linked.NONE,
+        category=Category.USAGE,
+        purpose="Let the next run go on where a run that reached its budget stopped.",
+        basis=Basis.LEGITIMATE_INTERESTS,
+        retention=Retention("Until the next run finishes its round of the rules."),
+        fields={
+            "step": "the rule it was applying",
+            "position": "where in that rule's query it stopped (a table position, which may "
+            "name the opaque id of an account's partition)",
+        },
+        export_section=None,
+        export_note="Not exported: one row about the run, not about a user.",
+        deletion=OnDeletion.EXPIRES,
+        deletion_note="About the run, linked to no account; replaced or removed by each run.",
+    ),
 )
 
 COOKIES: tuple[Cookie, ...] = (
