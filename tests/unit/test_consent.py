@@ -45,10 +45,13 @@ class Partition:
     def commit(self, partition: str, ops: Sequence[Op]) -> None:
         for op in ops:
             check_write(ACCOUNTS_TABLE, op)
-            assert isinstance(op, Insert) and op.key not in self.rows
+            assert isinstance(op, Insert)
+            assert op.key not in self.rows
             self.rows[op.key] = Row(op.key, op.data)
 
-    def page(self, partition: str, prefix: str, limit: int, continuation: str | None = None) -> Page:
+    def page(
+        self, partition: str, prefix: str, limit: int, continuation: str | None = None
+    ) -> Page:
         found = sorted(key for key in self.rows if key.startswith(prefix))
         return Page([self.rows[key] for key in found[:limit]])
 
