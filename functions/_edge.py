@@ -36,6 +36,7 @@ from shared.errors import Forbidden, InvalidInput, NotFound, NotSignedIn
 from shared.identity.errors import InvalidEmail, ReauthRequired
 from shared.json_body import parse_json
 from shared.money.errors import EntryIdReused, LedgerBusy
+from shared.privacy.errors import TooManyExports
 from shared.storage.errors import BadContinuation, StorageUnavailable
 from shared.telemetry.startup import Invocation, invocation
 from shared.telephony.errors import SignatureInvalid
@@ -70,6 +71,7 @@ _PROBLEMS: tuple[tuple[type[Exception], int, str], ...] = (
     (EntryIdReused, 409, "Conflicting event"),
     (VerificationInProgress, 409, "Verification in progress"),
     (TooManyAttempts, 429, "Too many attempts"),
+    (TooManyExports, 429, "Too many exports"),
     (PaymentProviderRefused, 502, "Payment provider refused"),
     (PaymentProviderUnavailable, 503, "Payment provider unavailable"),
     (CallerIdProviderUnavailable, 503, "Telephone provider unavailable"),
@@ -128,7 +130,11 @@ def problem_for(error: Exception) -> func.HttpResponse:
             if status >= 500:
                 logger.warning("%s: %s", title, error)
                 return problem(status, title, _server_sentence(error, title))
-            retry_after = error.retry_after_seconds if isinstance(error, TooManyAttempts) else None
+            retry_after = (
+                error.retry_after_seconds
+                if isinstance(error, TooManyAttempts | TooManyExports)
+                else None
+            )
             return problem(status, title, str(error) or title, _CODES.get(kind), retry_after)
     logger.exception("Unexpected error", exc_info=error)
     return problem(500, "Internal error", "Something went wrong on our side; please try again.")

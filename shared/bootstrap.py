@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from shared.identity.sign_in import SignIn
     from shared.money.ledger import Ledger
     from shared.privacy.consent import Consents
+    from shared.privacy.export import Exporter
     from shared.privacy.retention import Retention, UnfinishedErasures
     from shared.statement.ledger_lines import Statement
     from shared.storage.table_store import TableStore
@@ -186,6 +187,17 @@ class Services:
             privacy=self.settings.privacy,
             sessions=self.settings.sessions,
             erasures=self.unfinished_erasures,
+        )
+
+    @cached_property
+    def exporter(self) -> Exporter:
+        from shared.privacy.export import Exporter
+
+        return Exporter(
+            tables=self.store.table,
+            privacy=self.settings.privacy,
+            sessions=self.settings.sessions,
+            currency=self.settings.currency,
         )
 
 

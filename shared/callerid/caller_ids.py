@@ -37,7 +37,8 @@ from shared.callerid.errors import (
 from shared.calling.destination_policy import DestinationRefused, PolicySettings, check_destination
 from shared.calling.number_formats import international
 from shared.config import CallerIdSettings
-from shared.storage.errors import RowChanged, RowExists, StorageUnavailable
+from shared.limits.hourly import HourlyLimitReached, count_attempt
+from shared.storage.errors import RowChanged, RowExists
 from shared.storage.keys import CALLER_ID_KEY, CALLER_ID_OWNER_KEY, is_valid_entry_id
 from shared.storage.rows import Insert, Remove, Replace, Row, Value
 
@@ -392,28 +393,14 @@ class CallerIds:
 
     def _count(self, partition: str, limit: int, now: datetime, whom: str) -> None:
         """Counts one attempt in this hour, or TooManyAttempts when `limit` are spent."""
-        hour = now.strftime("%Y%m%d%H")
-        next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        for _ in range(_ATTEMPTS):
-            row = self.limits.get(partition, hour)
-            try:
-                if row is None:
-                    self.limits.commit(partition, [Insert(hour, {"count": 1, "until": next_hour})])
-                    return
-                count = row.integer("count")
-                if count >= limit:
-                    wait = int((next_hour - now).total_seconds()) + 1
-                    raise TooManyAttempts(
-                        f"Too many verification attempts for {whom} this hour; try again in "
-                        f"{max(1, round(wait / 60))} minutes.",
-                        wait,
-                    )
-                data: dict[str, Value] = {**row.data, "count": count + 1}
-                self.limits.commit(partition, [Replace(hour, data, etag=row.etag)])
-                return
-            except (RowExists, RowChanged):
-                continue  # another attempt counted meanwhile: count again
-        raise StorageUnavailable("the attempt counter stayed busy")
+        try:
+            count_attempt(self.limits, partition, limit, now)
+        except HourlyLimitReached as reached:
+            raise TooManyAttempts(
+                f"Too many verification attempts for {whom} this hour; try again in "
+                f"{reached.minutes} minutes.",
+                reached.retry_after_seconds,
+            ) from None
 
     def _view(self, record: Row | None, now: datetime) -> CallerIdView:
         if record is None:
