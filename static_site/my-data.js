@@ -87,8 +87,16 @@ async function correct() {
   const name = $("profile-name").value.trim();
   const email = $("profile-email").value.trim();
   const emailChanged = email.toLowerCase() !== (state.me?.email || "").toLowerCase();
+  // Only what changed is sent: a name, once given, is corrected, never emptied.
+  const body = {};
+  if (name !== (state.me?.name || "")) body.name = name;
+  if (emailChanged) body.email = email;
+  if (Object.keys(body).length === 0) {
+    $("profile-status").textContent = "Nothing to change.";
+    return;
+  }
   try {
-    const profile = await api("me", { method: "PATCH", body: { name, email } });
+    const profile = await api("me", { method: "PATCH", body });
     state.me = { ...state.me, ...profile };
     onProfile(state.me);
     fillProfileForm(state.me);
