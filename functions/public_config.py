@@ -4,6 +4,7 @@ import azure.functions as func
 
 from functions._edge import endpoint, json_response, services
 from shared.money.micros import format_micros
+from shared.privacy.policy import POLICY_VERSION
 
 bp = func.Blueprint()
 
@@ -32,5 +33,9 @@ def public_config(req: func.HttpRequest) -> func.HttpResponse:
             "support_email": settings.dialer.support_email,
             "low_balance_minutes": settings.dialer.low_balance_minutes,
             "voice_edges": list(settings.dialer.voice_edges),
+            # Browser analytics load only with consent, never under GPC, and only with this.
+            "analytics_connection_string": settings.dialer.analytics_connection_string,
+            # What a consent choice is made under: a choice of another version asks again.
+            "policy_version": POLICY_VERSION,
         }
     )

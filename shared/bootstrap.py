@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from shared.identity.sessions import Sessions
     from shared.identity.sign_in import SignIn
     from shared.money.ledger import Ledger
+    from shared.privacy.consent import Consents
     from shared.privacy.export import Exporter
     from shared.privacy.retention import Retention, UnfinishedErasures
     from shared.statement.ledger_lines import Statement
@@ -68,6 +69,12 @@ class Services:
         from shared.identity.accounts import Accounts
 
         return Accounts(self.store.table(ACCOUNTS_TABLE), self.store.table(IDENTITIES_TABLE))
+
+    @cached_property
+    def consents(self) -> Consents:
+        from shared.privacy.consent import Consents
+
+        return Consents(self.store.table(ACCOUNTS_TABLE))
 
     @cached_property
     def sessions(self) -> Sessions:

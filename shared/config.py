@@ -193,6 +193,13 @@ VOICE_SDK_EDGES = (
     "tokyo",
     "umatilla",
 )
+# Browser analytics: the SDK posts to the connection string's IngestionEndpoint, or to this
+# global endpoint when it names none. The site's CSP (connect-src) must allow that host.
+BROWSER_ANALYTICS_SETTING = "APPLICATIONINSIGHTS_BROWSER_CONNECTION_STRING"
+DEFAULT_INGESTION_ENDPOINT = "https://dc.services.visualstudio.com"
+_INSTRUMENTATION_KEY = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
 # The longest address SMTP carries (RFC 5321's 256-octet path, less its angle brackets).
 MAX_EMAIL_CHARS = 254
 _EMAIL_LIKE = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+")
@@ -208,6 +215,9 @@ class DialerSettings:
     low_balance_minutes: int
     # Passed to `new Device(token, {edge})`, in order: the SDK falls back along the list.
     voice_edges: tuple[str, ...]
+    # The Application Insights connection string the browser SDK is given (after consent
+    # only); None: no browser analytics. Not a secret: every visitor's browser would hold it.
+    analytics_connection_string: str | None = None
 
 
 @dataclass(frozen=True)
@@ -508,11 +518,48 @@ def _voice_edges(read: _Reader) -> tuple[str, ...]:
     return tuple(edges) or ("roaming",)
 
 
-def _dialer_settings(read: _Reader) -> DialerSettings:
+def connection_string_parts(value: str) -> dict[str, str]:
+    """An Application Insights connection string's `Key=value;` pairs, keys lower-cased."""
+    pairs = (part.split("=", 1) for part in value.split(";") if "=" in part)
+    return {key.strip().lower(): item.strip() for key, item in pairs}
+
+
+def ingestion_endpoint(connection_string: str) -> str:
+    """Where the browser SDK posts telemetry (`<endpoint>/v2/track`): the connection string's
+    IngestionEndpoint, or the SDK's global default without one."""
+    endpoint = connection_string_parts(connection_string).get("ingestionendpoint", "")
+    return (endpoint or DEFAULT_INGESTION_ENDPOINT).rstrip("/")
+
+
+def _browser_analytics(read: _Reader, sandbox: bool) -> str | None:
+    """APPLICATIONINSIGHTS_BROWSER_CONNECTION_STRING, else the server's connection string (when
+    it is well formed: that one is the telemetry's to check)."""
+    own = read.optional(BROWSER_ANALYTICS_SETTING)
+    value = own or read.optional("APPLICATIONINSIGHTS_CONNECTION_STRING")
+    if value is None:
+        return None
+    key = connection_string_parts(value).get("instrumentationkey", "")
+    endpoint = urlsplit(ingestion_endpoint(value))
+    https = endpoint.scheme == "https" or (
+        sandbox and endpoint.scheme == "http" and is_loopback_host(endpoint.hostname)
+    )
+    if _INSTRUMENTATION_KEY.fullmatch(key) and endpoint.hostname and https:
+        return value
+    if own:
+        read.complain(
+            f"The setting {BROWSER_ANALYTICS_SETTING} must be an Application Insights "
+            "connection string: InstrumentationKey=<guid>;IngestionEndpoint=https://…/ "
+            "(http only to loopback, in the sandbox)."
+        )
+    return None
+
+
+def _dialer_settings(read: _Reader, sandbox: bool) -> DialerSettings:
     return DialerSettings(
         support_email=_support_email(read),
         low_balance_minutes=read.integer("LOW_BALANCE_MINUTES", 5, 0, 600),
         voice_edges=_voice_edges(read),
+        analytics_connection_string=_browser_analytics(read, sandbox),
     )
 
 
@@ -585,7 +632,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         stripe=stripe,
         auth=auth,
         calling=calling,
-        dialer=_dialer_settings(read),
+        dialer=_dialer_settings(read, sandbox),
         appinsights_connection_string=read.optional("APPLICATIONINSIGHTS_CONNECTION_STRING"),
         privacy=_privacy_settings(read, sandbox),
         caller_id=CallerIdSettings(

@@ -17,6 +17,13 @@ export function onSessionEnded(listener) {
   signedOutElsewhere = listener;
 }
 
+// A dangerous action wants a sign-in from the last few minutes: take the person through a
+// fresh one, and back to this page and view.
+export function signInAgain() {
+  const back = encodeURIComponent(window.location.pathname + window.location.hash);
+  window.location.assign(`/api/auth/login?prompt=login&returnTo=${back}`);
+}
+
 export async function api(path, { method = "GET", body, quiet401 = false } = {}) {
   let response;
   try {
@@ -31,10 +38,7 @@ export async function api(path, { method = "GET", body, quiet401 = false } = {})
   }
   const data = await response.json().catch(() => ({}));
   if (response.status === 401 && data.code === "reauth_required") {
-    // A dangerous action wants a sign-in from the last few minutes: take the person through
-    // a fresh one, and back to this page.
-    const back = encodeURIComponent(window.location.pathname);
-    window.location.assign(`/api/auth/login?prompt=login&returnTo=${back}`);
+    signInAgain();
   } else if (response.status === 401 && !quiet401) {
     signedOutElsewhere();
   }

@@ -6,11 +6,16 @@ import { loadCallerId, setUpCallerId, stopCallerId } from "/caller-id.js";
 import { api, ApiError, onSessionEnded } from "/api.js";
 import { refreshBalance, refreshLastRate, showBalance, showSupport } from "/balance.js";
 import { closeSummary, inCall, resetCallScreen, setUpCallScreen, startCall } from "/call-screen.js";
+import { forgetConsent, useAccountConsent, useBrowserConsent } from "/consent.js";
+import { setUpConsentBanner } from "/consent-banner.js";
+import { loadCookieList, setUpCookieSettings } from "/cookie-settings.js";
 import { followCheckout, loadLedger, loadPending, renderPacks, setUpCredit, stopWatchingPayments } from "/credit.js";
+import { hideDeletionSummary, resetDeleteForm, setUpDeleteAccount, showDeletionSummary } from "/delete-account.js";
 import { clearNumber, fillNumber, loadCountries, preferCountry, refreshPreview, setUpDialer } from "/dialer.js";
 import { $, show } from "/dom.js";
 import { loadHistory, setUpHistory } from "/history.js";
 import { setUpMicrophone, stopMicrophoneTest } from "/microphone.js";
+import { fillProfileForm, setUpMyData } from "/my-data.js";
 import { destroyDevice, onDeviceError } from "/phone.js";
 import { on, state } from "/state.js";
 
@@ -45,7 +50,7 @@ function route() {
   }
   if (changed) {
     clearError();
-    if (view === "account") Promise.all([loadSessions(), loadCallerId()]).catch(showError);
+    if (view === "account") Promise.all([loadSessions(), loadCallerId(), loadCookieList()]).catch(showError);
     if (view === "credit") Promise.all([loadLedger(), loadPending()]).catch(showError);
     // A call settled late (its final report came after the page stopped waiting) shows here.
     if (view === "recent") loadHistory().catch(showError);
@@ -55,7 +60,10 @@ function route() {
 async function showSignedIn(me) {
   state.me = me;
   signedIn = true;
+  hideDeletionSummary();
   showProfile(me);
+  fillProfileForm(me);
+  useAccountConsent().catch(showError);
   showBalance(me);
   show($("tabs"), true);
   route();
@@ -79,6 +87,8 @@ function showSignIn() {
   stopMicrophoneTest();
   clearNumber();
   clearError();
+  resetDeleteForm();
+  useBrowserConsent();
   show($("checkout-status"), false);
   show($("tabs"), false);
   show($("balance-box"), false);
@@ -135,6 +145,18 @@ async function start() {
   setUpCredit({ showError });
   setUpAccount({ showError });
   setUpCallerId({ showError });
+  setUpConsentBanner({ showError });
+  setUpCookieSettings({ showError });
+  setUpMyData({ showProfile });
+  setUpDeleteAccount({
+    onDeleted: (summary) => {
+      tabs?.postMessage("signed-out");
+      forgetConsent();
+      $("email").value = "";
+      showSignIn();
+      showDeletionSummary(summary);
+    },
+  });
   onDeviceError((error) => showError(error));
   onSessionEnded(() => {
     if (signedIn) showSignIn();

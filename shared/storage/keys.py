@@ -90,6 +90,14 @@ def call_history_key(started_at_micros: int, call_sid: str) -> str:
     return f"{CALL_HISTORY_PREFIX}{_MAX_SEQ - started_at_micros:0{_SEQ_DIGITS}d}:{call_sid}"
 
 
+def consent_key(changed_at_micros: int, tiebreak: str) -> str:
+    """Newest first, like the journal: the time of the choice (µs since the epoch) inverted;
+    `tiebreak` (a few random hex digits) keeps two choices of one microsecond apart."""
+    if not is_valid_entry_id(tiebreak):
+        raise ValueError(f"tiebreak {tiebreak!r} has characters a RowKey cannot hold")
+    return f"{CONSENT_PREFIX}{_MAX_SEQ - changed_at_micros:0{_SEQ_DIGITS}d}:{tiebreak}"
+
+
 # Checkout Sessions started by the user (checkout:cs_…), so the success page can read the
 # outcome from our own rows; the payment itself is the payment:pi_… row.
 CHECKOUT_PREFIX = "checkout:"

@@ -32,3 +32,18 @@ def test_a_missing_vendored_file_is_a_404_not_the_app(client: Client) -> None:
     response = client.get("/vendor/twilio-voice/not-there.js")
     assert response.status_code == 404
     assert response.content != (REPO / "static_site" / "index.html").read_bytes()
+
+
+INSIGHTS = REPO / "node_modules" / "@microsoft" / "applicationinsights-web"
+
+
+def test_the_vendored_analytics_sdk_and_its_licence_are_served_from_our_origin(
+    client: Client,
+) -> None:
+    response = client.get("/vendor/applicationinsights/applicationinsights-web.min.js")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].split(";")[0] == "text/javascript"
+    assert response.content == (INSIGHTS / "dist/es5/applicationinsights-web.min.js").read_bytes()
+    licence = client.get("/vendor/applicationinsights/LICENSE")
+    assert licence.status_code == 200
+    assert b"MIT License" in licence.content

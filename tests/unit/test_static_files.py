@@ -10,7 +10,7 @@ import pytest
 
 from local_host.http_types import LocalRequest
 from local_host.static_files import StaticSite, expand_braces, matches
-from shared.config import VOICE_SDK_EDGES
+from shared.config import DEFAULT_INGESTION_ENDPOINT, VOICE_SDK_EDGES
 
 SITE = Path(__file__).resolve().parents[2] / "static_site"
 
@@ -125,6 +125,9 @@ def test_the_csp_lets_in_the_voice_sdk_and_nothing_unsafe(site: StaticSite, path
         "https://eventgw.twilio.com",  # Insights events
         "https://eventgw.us1.twilio.com",  # ... once signalling names the home region, US1
         "https://sdk.twilio.com",  # sounds, fetched for WebAudio
+        # Application Insights' global ingestion endpoint (browser analytics, after consent);
+        # a regional IngestionEndpoint is added here by the operator (README).
+        DEFAULT_INGESTION_ENDPOINT,
     ]
     assert parsed["media-src"] == ["'self'", "https://sdk.twilio.com"]  # sounds as <audio>
     assert parsed["default-src"] == ["'self'"]

@@ -1,0 +1,20 @@
+"""GET /api/privacy/cookies: every cookie and browser-storage item, from the privacy registry,
+so the page's cookie list is always the registry's."""
+
+from dataclasses import asdict
+
+import azure.functions as func
+
+from functions._edge import endpoint, json_response
+from shared.privacy.registry import COOKIES
+
+bp = func.Blueprint()
+
+
+@bp.route(route="privacy/cookies", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint
+def privacy_cookies(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(
+        {"cookies": [asdict(cookie) for cookie in COOKIES]},
+        headers={"Cache-Control": "public, max-age=300"},
+    )
