@@ -1,11 +1,10 @@
 """GET /api/privacy/cookies: every cookie and browser-storage item, from the privacy registry,
 so the page's cookie list is always the registry's."""
 
-from dataclasses import asdict
-
 import azure.functions as func
 
 from functions._edge import endpoint, json_response
+from shared.privacy.records import cookie_json
 from shared.privacy.registry import COOKIES
 
 bp = func.Blueprint()
@@ -15,6 +14,6 @@ bp = func.Blueprint()
 @endpoint
 def privacy_cookies(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(
-        {"cookies": [asdict(cookie) for cookie in COOKIES]},
+        {"cookies": [cookie_json(cookie) for cookie in COOKIES]},
         headers={"Cache-Control": "public, max-age=300"},
     )

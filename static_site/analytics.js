@@ -5,6 +5,8 @@
 // deletes what it stored. No phone number or email leaves the browser in what it sends: every
 // URL loses its query and fragment, and digit runs and addresses in any text are masked.
 
+import { addScript } from "./script-loader.js";
+
 export const ANALYTICS_SDK_URL = "/vendor/applicationinsights/applicationinsights-web.min.js";
 // What the SDK can store: its two cookies (the privacy registry declares ai_user and
 // ai_session; ai_authUser is never set, since no signed-in id is given to it) and, were its
@@ -144,19 +146,7 @@ function forget() {
 
 function insertScript() {
   if (globalThis.Microsoft?.ApplicationInsights?.ApplicationInsights) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const script = document.createElement("script");
-    script.src = ANALYTICS_SDK_URL;
-    script.async = true;
-    script.addEventListener("load", () => resolve(), { once: true });
-    script.addEventListener(
-      "error",
-      () => {
-        script.remove();
-        reject(new Error(`The analytics SDK could not be loaded from ${ANALYTICS_SDK_URL}.`));
-      },
-      { once: true },
-    );
-    document.head.append(script);
+  return addScript(ANALYTICS_SDK_URL).catch(() => {
+    throw new Error(`The analytics SDK could not be loaded from ${ANALYTICS_SDK_URL}.`);
   });
 }

@@ -4,6 +4,8 @@
 // package names a browser cannot resolve without a bundler), so it is added once as a
 // <script src> of this origin, which the CSP's script-src 'self' allows: nothing inline, no eval.
 
+import { addScript } from "./script-loader.js";
+
 export const VOICE_SDK_URL = "/vendor/twilio-voice/twilio.min.js";
 
 let loading = null;
@@ -34,20 +36,8 @@ function sdkOnPage() {
 }
 
 function insertScript() {
-  return new Promise((resolve, reject) => {
-    const script = document.createElement("script");
-    script.src = VOICE_SDK_URL;
-    script.async = true;
-    script.addEventListener("load", () => resolve(), { once: true });
-    script.addEventListener(
-      "error",
-      () => {
-        script.remove();
-        whyNot().then((reason) => reject(new Error(reason)));
-      },
-      { once: true },
-    );
-    document.head.append(script);
+  return addScript(VOICE_SDK_URL).catch(async () => {
+    throw new Error(await whyNot());
   });
 }
 
