@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from shared.identity.sessions import Sessions
     from shared.identity.sign_in import SignIn
     from shared.money.ledger import Ledger
+    from shared.privacy.erasure import Erasure
     from shared.statement.ledger_lines import Statement
     from shared.storage.table_store import TableStore
     from shared.telephony.calls_api import TwilioCallsApi
@@ -160,6 +161,20 @@ class Services:
             packs=self.settings.credit_packs,
             currency=self.settings.currency,
             public_base_url=self.settings.public_base_url,
+        )
+
+    @cached_property
+    def erasure(self) -> Erasure:
+        from shared.privacy.erasure import Erasure
+
+        privacy = self.settings.privacy
+        return Erasure(
+            tables=self.store,
+            caller_ids=self.caller_ids,
+            sessions=self.sessions,
+            call_logs=self.twilio_calls_api if privacy.delete_twilio_call_logs else None,
+            retention_years=privacy.accounting_retention_years,
+            reconcile_margin=timedelta(seconds=self.settings.calling.reconcile_margin_seconds),
         )
 
 
