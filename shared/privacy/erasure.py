@@ -23,9 +23,13 @@ exactly the state one that ran through does.
    deleted at Twilio (404: gone already), then their call rows removed; until none is left.
 6. erase: every ERASE kind of the registry, found as its `linked` says; the identity before
    the profile (the profile names it; a sign-in meanwhile then makes a new account).
-7. late_books: the move again, for anything posted while the profile still stood.
-8. sessions: every session, last, so that the user's own retry of a deletion cut short still
-   has one (the balance flag already keeps the session's tokens from placing calls).
+7. sessions: every session, this late so that the user's own retry of a deletion cut short
+   still has one (the balance flag already keeps the session's tokens from placing calls or
+   buying credit).
+8. sweep: the caller ID, the erase and the move once more, for anything the user's sessions
+   wrote while they lasted (a consent, a verification started); with the sessions gone,
+   nothing more can be written for this user. A deletion cut short here is finished by
+   `resume` (the retention timer), since the user has no session left to retry with.
 Then the erasure row goes, and the answer says what was erased and what is kept until when.
 """
 
@@ -86,13 +90,13 @@ STEPS: tuple[str, ...] = (
     "books",
     "twilio_calls",
     "erase",
-    "late_books",
     "sessions",
+    "sweep",
 )
 # Call rows deleted at Twilio per round (and written to the erasure row meanwhile): a page.
 TWILIO_BATCH = 100
-# The kinds the erase step leaves to others: sessions go last (step 8), the erasure row at the
-# very end; caller IDs are removed by CallerIds first and swept here again.
+# The kinds the erase step leaves to others: sessions have a step of their own (7), the erasure
+# row goes at the very end; caller IDs are removed by CallerIds first and swept here again.
 _ERASED_LATER = frozenset({"session", "erasure"})
 # Rows found through another row go before it: the caller ID's owner row through the caller
 # ID record, the identity through the profile.
@@ -236,8 +240,8 @@ class Erasure:
             "books": self._books,
             "twilio_calls": self._twilio_calls,
             "erase": self._erase,
-            "late_books": self._late_books,
             "sessions": self._sessions,
+            "sweep": self._sweep,
         }
         start = STEPS.index(state.step) + 1 if state.step in STEPS else 0
         for name in STEPS[start:]:
@@ -308,7 +312,9 @@ class Erasure:
         self._move_books(user_id, state.pseudonym)
         return state
 
-    def _late_books(self, user_id: str, state: _State) -> _State:
+    def _sweep(self, user_id: str, state: _State) -> _State:
+        self.caller_ids.remove(user_id)
+        self._erase(user_id, state)
         self._move_books(user_id, state.pseudonym)
         return state
 
