@@ -408,6 +408,7 @@ def test_a_deletion_cut_short_at_any_write_and_resumed_ends_as_one_that_ran_thro
         assert resumed is not None
         summary = resumed
     assert erasure.resume(user_id) is None
+    assert erasure.erase(user_id).to_json()["already_deleted"] is True  # asked again in-process
 
     assert rows_of(table_store, user_id, links) == []
     erased = {kind.name: count for kind, count in summary.erased}
