@@ -6,6 +6,9 @@
 - the ledger against Azurite: posts per second serially; 20 threads on 20 accounts; 20
   threads on one account within one process (they take turns on an in-process lock) against
   20 instances on one account (every race decided by ETag conflicts and retries);
+- the retention run against Azurite: rows deleted per second over N due call rows
+  (benchmarks/retention.py);
+- the data export of 10,000 calls: seconds and peak memory added (benchmarks/export.py);
 - latency through the local host: a balance read, a whole billed call, a Stripe payment;
 - the site's own JS and CSS gzipped against its budget, and the vendored Voice SDK beside it
   (benchmarks/site_budget.py).
@@ -18,6 +21,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -27,7 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks import cold_start, site_budget, webhooks  # noqa: E402
+from benchmarks import cold_start, export, retention, site_budget, webhooks  # noqa: E402
 from local_host.azurite import Azurite, free_port  # noqa: E402
 from shared.money.ledger import EntryKind, Ledger  # noqa: E402
 from shared.storage.table_store import TableStore  # noqa: E402
@@ -105,6 +109,21 @@ def main() -> None:
         ]
         for label, measure in cases:
             row(label, f"{measure():.0f} posts/s")
+        deleted, rate = retention.rows_per_second(azurite.connection_string)
+        row(f"retention run, {deleted} due rows", f"{rate:.0f} rows/s")
+    finally:
+        azurite.stop()
+
+    print("The data export against Azurite (in memory), in a fresh process")
+    azurite = Azurite(free_port()).start()
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            out = Path(folder) / "export.zip"
+            store = TableStore(azurite.connection_string)
+            figures = export.export_in_fresh_process(store, azurite.connection_string, 10_000, out)
+            size = f"archive {out.stat().st_size / 2**20:.2f} MB"
+        row("10,000 calls (and their history rows)", f"{figures['seconds']:.1f} s", size)
+        row("... peak memory added (RSS)", f"{figures['peak_bytes'] / 2**20:.1f} MB", "<= 16 MB")
     finally:
         azurite.stop()
 

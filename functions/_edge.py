@@ -1,5 +1,6 @@
-"""What every HTTP adapter shares: JSON in and out, sessions from cookies, and the one
-place where errors named after business problems become status codes and problem+json.
+"""What every HTTP adapter shares: JSON in and out, sessions from cookies, the one place
+where errors named after business problems become status codes and problem+json, and the
+span each invocation (timers too) is when telemetry is on.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -35,8 +37,9 @@ from shared.errors import Forbidden, InvalidInput, NotFound, NotSignedIn
 from shared.identity.errors import InvalidEmail, ReauthRequired
 from shared.json_body import parse_json
 from shared.money.errors import EntryIdReused, LedgerBusy
-from shared.privacy.errors import CallInProgress
+from shared.privacy.errors import CallInProgress, TooManyExports
 from shared.storage.errors import BadContinuation, StorageUnavailable
+from shared.telemetry.startup import Invocation, invocation
 from shared.telephony.errors import SignatureInvalid
 
 if TYPE_CHECKING:
@@ -53,6 +56,7 @@ COOKIE_NAME = "ownnumber_session"
 SECURE_COOKIE_NAME = "__Host-session"
 
 Handler = Callable[[func.HttpRequest], func.HttpResponse]
+TimerJob = Callable[[func.TimerRequest], None]
 
 # Status, title and (for 503) Retry-After per error, most specific first.
 _PROBLEMS: tuple[tuple[type[Exception], int, str], ...] = (
@@ -69,6 +73,7 @@ _PROBLEMS: tuple[tuple[type[Exception], int, str], ...] = (
     (VerificationInProgress, 409, "Verification in progress"),
     (CallInProgress, 409, "Call in progress"),
     (TooManyAttempts, 429, "Too many attempts"),
+    (TooManyExports, 429, "Too many exports"),
     (PaymentProviderRefused, 502, "Payment provider refused"),
     (PaymentProviderUnavailable, 503, "Payment provider unavailable"),
     (CallerIdProviderUnavailable, 503, "Telephone provider unavailable"),
@@ -131,7 +136,11 @@ def problem_for(error: Exception) -> func.HttpResponse:
             if status >= 500:
                 logger.warning("%s: %s", title, error)
                 return problem(status, title, _server_sentence(error, title))
-            retry_after = error.retry_after_seconds if isinstance(error, TooManyAttempts) else None
+            retry_after = (
+                error.retry_after_seconds
+                if isinstance(error, TooManyAttempts | TooManyExports)
+                else None
+            )
             return problem(status, title, str(error) or title, _CODES.get(kind), retry_after)
     logger.exception("Unexpected error", exc_info=error)
     return problem(500, "Internal error", "Something went wrong on our side; please try again.")
@@ -153,11 +162,59 @@ def endpoint(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     def wrapper(req: func.HttpRequest) -> func.HttpResponse:
-        try:
-            with deadline():
-                return handler(req)
-        except Exception as error:  # noqa: BLE001 - mapped (or logged) by problem_for
-            return problem_for(error)
+        with _request_invocation(handler, req) as traced:
+            try:
+                with deadline():
+                    response = handler(req)
+            except Exception as error:  # noqa: BLE001 - mapped (or logged) by problem_for
+                traced.failed(error)
+                response = problem_for(error)
+            traced.answered(response.status_code)
+            return response
+
+    return wrapper
+
+
+def page(handler: Handler) -> Handler:
+    """Wraps an HTTP adapter that answers with pages of its own (sign-in): each request is a
+    span when telemetry is on, and the handler maps its own errors."""
+
+    @functools.wraps(handler)
+    def wrapper(req: func.HttpRequest) -> func.HttpResponse:
+        with _request_invocation(handler, req) as traced:
+            try:
+                response = handler(req)
+            except Exception as error:
+                traced.failed(error)
+                raise
+            traced.answered(response.status_code)
+            return response
+
+    return wrapper
+
+
+def _request_invocation(
+    handler: Handler, req: func.HttpRequest
+) -> AbstractContextManager[Invocation]:
+    # The full URL, query string and all: the span processor masks numbers and secrets in it.
+    method = req.method.upper()
+    attributes = {"http.method": method, "http.url": req.url, "faas.name": handler.__name__}
+    return invocation(f"{method} {urlsplit(req.url).path}", attributes)
+
+
+def timer_job(job: TimerJob) -> TimerJob:
+    """Wraps a timer adapter so that each run is one span (when telemetry is on), failures
+    included."""
+
+    @functools.wraps(job)
+    def wrapper(timer: func.TimerRequest) -> None:
+        name = job.__name__
+        with invocation(f"timer {name}", {"faas.trigger": "timer", "faas.name": name}) as traced:
+            try:
+                job(timer)
+            except Exception as error:
+                traced.failed(error)
+                raise
 
     return wrapper
 

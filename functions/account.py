@@ -1,16 +1,28 @@
-"""The signed-in user's own account: profile, balance and ledger."""
+"""The signed-in user's own account: profile (and its correction), balance and ledger."""
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
-from functions._edge import endpoint, int_param, json_response, require_session, services
-from shared.errors import NotSignedIn
+from functions._edge import (
+    endpoint,
+    int_param,
+    json_response,
+    read_json,
+    require_same_origin,
+    require_session,
+    services,
+)
+from shared.errors import InvalidInput, NotSignedIn
 from shared.money.micros import format_micros
 
 if TYPE_CHECKING:
+    from shared.identity.accounts import Profile
     from shared.money.ledger import Balance
     from shared.statement.ledger_lines import StatementLine
+
+# What PATCH /api/me may correct (GDPR Art. 16); anything else in the body is refused.
+_CORRECTABLE = ("name", "email")
 
 bp = func.Blueprint()
 
@@ -25,16 +37,55 @@ def me(req: func.HttpRequest) -> func.HttpResponse:
         # A session outliving its account (a deletion cut short): end it here too.
         deps.sessions.end_session(session)
         raise NotSignedIn("This account no longer exists; sign in again.")
-    return json_response(
-        {
-            "user_id": profile.user_id,
-            "email": profile.email,
-            "name": profile.name,
-            "email_verified": profile.email_verified,
-            "created_at": profile.created_at.isoformat(),
-            **_balance_json(deps.ledger.balance(session.user_id)),
-        }
+    return json_response(_me_json(profile))
+
+
+@bp.route(route="me", methods=["PATCH"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint
+def correct_me(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.identity.accounts import normalise_email, normalise_name
+
+    require_same_origin(req)
+    session = require_session(req)
+    body = read_json(req)
+    unknown = sorted(set(body) - set(_CORRECTABLE))
+    if unknown:
+        raise InvalidInput(
+            f"Only name and email can be corrected here, not {', '.join(unknown)[:200]}."
+        )
+    if not body:
+        raise InvalidInput("Send the name, the email or both to correct.")
+    name = _string(body, "name")
+    email = _string(body, "email")
+    profile = services().accounts.correct(
+        session.user_id,
+        name=normalise_name(name) if name is not None else None,
+        email=normalise_email(email) if email is not None else None,
     )
+    return json_response(_me_json(profile))
+
+
+def _string(body: dict[str, Any], name: str) -> str | None:
+    if name not in body:
+        return None
+    value = body[name]
+    if not isinstance(value, str):
+        raise InvalidInput(f"The field {name!r} must be a string.")
+    # Longer than any name or address can be: refused before normalising it.
+    if len(value) > 1000:
+        raise InvalidInput(f"The field {name!r} is far too long.")
+    return value
+
+
+def _me_json(profile: "Profile") -> dict[str, object]:
+    return {
+        "user_id": profile.user_id,
+        "email": profile.email,
+        "name": profile.name,
+        "email_verified": profile.email_verified,
+        "created_at": profile.created_at.isoformat(),
+        **_balance_json(services().ledger.balance(profile.user_id)),
+    }
 
 
 @bp.route(route="balance", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import azure.functions as func
 
-from functions._edge import request_cookie, services, start_session
+from functions._edge import page, request_cookie, services, start_session
 from shared.config import ConfigError
 from shared.deadline import DeadlinePassed, deadline
 from shared.identity.errors import (
@@ -68,6 +68,7 @@ _PAGE = """<!doctype html>
 
 
 @bp.route(route="auth/login", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@page
 def auth_login(req: func.HttpRequest) -> func.HttpResponse:
     def begin() -> func.HttpResponse:
         from shared.identity.sign_in_flows import FLOW_TTL
@@ -82,6 +83,7 @@ def auth_login(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.route(route="auth/callback", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@page
 def auth_callback(req: func.HttpRequest) -> func.HttpResponse:
     def complete() -> func.HttpResponse:
         deps = services()

@@ -5,13 +5,14 @@ from datetime import timedelta
 
 import azure.functions as func
 
-from functions._edge import services
+from functions._edge import services, timer_job
 
 bp = func.Blueprint()
 logger = logging.getLogger("ownnumber.reconcile")
 
 
 @bp.timer_trigger(arg_name="timer", schedule="0 */15 * * * *", run_on_startup=False)
+@timer_job
 def reconcile(timer: func.TimerRequest) -> None:
     from shared.calling.reconciliation import reconcile as reconcile_calls
 

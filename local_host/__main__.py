@@ -23,6 +23,7 @@ from local_host.azurite import (
 )
 from local_host.settings_file import SettingsFileError, load_into_environment
 from shared.config import is_development_storage, is_loopback_host, is_loopback_url
+from shared.telemetry.log_masking import install_log_masking
 
 if TYPE_CHECKING:
     from local_host.http_types import Mount
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("azure", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # From the first line on, as the app's first invocation would: the sandbox logs too.
+    install_log_masking()
     # SIGTERM (kill, process managers, the tests) and SIGHUP (the terminal closed) unwind
     # like Ctrl-C does, through the `finally` below, so that an Azurite this host started is
     # stopped, and saves its data: being in a process group of its own, it gets none of them.

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from shared.identity.sign_in import SignIn
     from shared.money.ledger import Ledger
     from shared.privacy.erasure import Erasure
+    from shared.privacy.export import Exporter
+    from shared.privacy.retention import Retention, UnfinishedErasures
     from shared.statement.ledger_lines import Statement
     from shared.storage.table_store import TableStore
     from shared.telephony.calls_api import TwilioCallsApi
@@ -175,6 +177,34 @@ class Services:
             call_logs=self.twilio_calls_api if privacy.delete_twilio_call_logs else None,
             retention_years=privacy.accounting_retention_years,
             reconcile_margin=timedelta(seconds=self.settings.calling.reconcile_margin_seconds),
+        )
+
+    @cached_property
+    def unfinished_erasures(self) -> UnfinishedErasures | None:
+        """Account deletions cut short, for the retention run to resume: the erasure's own
+        `unfinished(older_than)` and `resume(user_id)`."""
+        return self.erasure
+
+    @cached_property
+    def retention(self) -> Retention:
+        from shared.privacy.retention import Retention
+
+        return Retention(
+            table=self.store.table,
+            privacy=self.settings.privacy,
+            sessions=self.settings.sessions,
+            erasures=self.unfinished_erasures,
+        )
+
+    @cached_property
+    def exporter(self) -> Exporter:
+        from shared.privacy.export import Exporter
+
+        return Exporter(
+            tables=self.store.table,
+            privacy=self.settings.privacy,
+            sessions=self.settings.sessions,
+            currency=self.settings.currency,
         )
 
 

@@ -451,7 +451,14 @@ def _session_settings(read: _Reader) -> SessionSettings:
 _NCRONTAB = re.compile(r"[0-9*,/-]+( [0-9*,/-]+){5}")
 
 
-def _privacy_settings(read: _Reader) -> PrivacySettings:
+def _privacy_settings(read: _Reader, sandbox: bool) -> PrivacySettings:
+    # The timer's schedule is %RETENTION_SCHEDULE%, and the Functions host never runs a timer
+    # whose setting is missing: in production a missing one would silently keep data forever.
+    if not sandbox and read.optional("RETENTION_SCHEDULE") is None:
+        read.complain(
+            "The setting RETENTION_SCHEDULE is missing: without it Azure Functions never runs "
+            "the retention timer. Use 0 30 3 * * * for 03:30 UTC every day."
+        )
     schedule = read.optional("RETENTION_SCHEDULE", PrivacySettings.retention_schedule) or ""
     if not _NCRONTAB.fullmatch(schedule):
         read.complain(
@@ -580,7 +587,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         calling=calling,
         dialer=_dialer_settings(read),
         appinsights_connection_string=read.optional("APPLICATIONINSIGHTS_CONNECTION_STRING"),
-        privacy=_privacy_settings(read),
+        privacy=_privacy_settings(read, sandbox),
         caller_id=CallerIdSettings(
             attempts_per_user_per_hour=read.integer(
                 "CALLER_ID_ATTEMPTS_PER_USER_PER_HOUR", 3, 1, 100

@@ -141,4 +141,12 @@ class LocalHost:
         self.process = None
         output = self.output()
         self.log.close()
+        # The privacy registry's guard refused a write somewhere in this host's life: whichever
+        # test made it, the suite must not pass (see shared/privacy/guard.py).
+        refused = [line for line in output.splitlines() if "UndeclaredRecord" in line]
+        if refused:
+            raise AssertionError(
+                "The app stored what the privacy registry does not declare:\n"
+                + "\n".join(refused[:10])
+            )
         return output

@@ -37,7 +37,8 @@ from shared.callerid.errors import (
 from shared.calling.destination_policy import DestinationRefused, PolicySettings, check_destination
 from shared.calling.number_formats import international
 from shared.config import CallerIdSettings
-from shared.storage.errors import RowChanged, RowExists, StorageUnavailable
+from shared.limits.hourly import HourlyLimitReached, count_attempt
+from shared.storage.errors import RowChanged, RowExists
 from shared.storage.keys import CALLER_ID_KEY, CALLER_ID_OWNER_KEY, is_valid_entry_id
 from shared.storage.rows import Insert, Remove, Replace, Row, Value
 
@@ -369,16 +370,7 @@ class CallerIds:
         return True
 
     def _release(self, user_id: str, number: str, attempt: str | None) -> None:
-        """Removes the index row of `number` if it is this user's (and this attempt's)."""
-        row = self.owners.get(number, CALLER_ID_OWNER_KEY)
-        if row is None or row.text("user_id") != user_id:
-            return
-        if attempt is not None and row.text("attempt") != attempt:
-            return
-        try:
-            self.owners.commit(number, [Remove(CALLER_ID_OWNER_KEY, etag=row.etag)])
-        except RowChanged:
-            pass  # changed meanwhile: no longer ours to remove
+        release_owner(self.owners, user_id, number, attempt)
 
     def _record_failure(self, user_id: str, record: Row, reason: str, now: datetime) -> None:
         attempt = record.text("attempt")
@@ -397,37 +389,18 @@ class CallerIds:
         self._release(user_id, number, attempt)
 
     def _lapsed(self, row: Row, now: datetime) -> bool:
-        started = _time(row, "started_at")
-        return (
-            row.text("state") == State.PENDING
-            and started is not None
-            and now - started > PENDING_LIFETIME
-        )
+        return is_lapsed(row, now)
 
     def _count(self, partition: str, limit: int, now: datetime, whom: str) -> None:
         """Counts one attempt in this hour, or TooManyAttempts when `limit` are spent."""
-        hour = now.strftime("%Y%m%d%H")
-        next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        for _ in range(_ATTEMPTS):
-            row = self.limits.get(partition, hour)
-            try:
-                if row is None:
-                    self.limits.commit(partition, [Insert(hour, {"count": 1, "until": next_hour})])
-                    return
-                count = row.integer("count")
-                if count >= limit:
-                    wait = int((next_hour - now).total_seconds()) + 1
-                    raise TooManyAttempts(
-                        f"Too many verification attempts for {whom} this hour; try again in "
-                        f"{max(1, round(wait / 60))} minutes.",
-                        wait,
-                    )
-                data: dict[str, Value] = {**row.data, "count": count + 1}
-                self.limits.commit(partition, [Replace(hour, data, etag=row.etag)])
-                return
-            except (RowExists, RowChanged):
-                continue  # another attempt counted meanwhile: count again
-        raise StorageUnavailable("the attempt counter stayed busy")
+        try:
+            count_attempt(self.limits, partition, limit, now)
+        except HourlyLimitReached as reached:
+            raise TooManyAttempts(
+                f"Too many verification attempts for {whom} this hour; try again in "
+                f"{reached.minutes} minutes.",
+                reached.retry_after_seconds,
+            ) from None
 
     def _view(self, record: Row | None, now: datetime) -> CallerIdView:
         if record is None:
@@ -447,6 +420,31 @@ class CallerIds:
 
 
 _SERVICE_NUMBER = "This is one of OwnNumber's own numbers; it can't be your caller ID."
+
+
+def release_owner(owners: Table, user_id: str, number: str, attempt: str | None) -> bool:
+    """Removes the index row of `number` if it is this user's (and this attempt's): True if
+    this call removed it. The retention run clears lapsed verifications with it too."""
+    row = owners.get(number, CALLER_ID_OWNER_KEY)
+    if row is None or row.text("user_id") != user_id:
+        return False
+    if attempt is not None and row.text("attempt") != attempt:
+        return False
+    try:
+        owners.commit(number, [Remove(CALLER_ID_OWNER_KEY, etag=row.etag)])
+    except RowChanged:
+        return False  # changed meanwhile: no longer ours to remove
+    return True
+
+
+def is_lapsed(row: Row, now: datetime) -> bool:
+    """A pending verification (the user's record or its index row) past PENDING_LIFETIME."""
+    started = _time(row, "started_at")
+    return (
+        row.text("state") == State.PENDING
+        and started is not None
+        and now - started > PENDING_LIFETIME
+    )
 
 
 def is_attempt_id(text: str) -> bool:

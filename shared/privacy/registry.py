@@ -92,6 +92,11 @@ class RecordKind:
     deletion_note: str
     # Personal fields and what pseudonymisation makes of them (PSEUDONYMISE kinds only).
     pseudonymised: Mapping[str, str] = field(default_factory=dict)
+    # Fields the export leaves out (a secret's hash: no use to the person, a risk if leaked);
+    # export_note says so in words.
+    export_omits: frozenset[str] = frozenset()
+    # The CSV file of the export that lists these rows too, for a spreadsheet.
+    export_csv: str | None = None
 
     def matches(self, table: str, row_key: str) -> bool:
         if table != self.table:
@@ -216,6 +221,10 @@ KINDS: tuple[RecordKind, ...] = (
             "provider": "the sign-in provider of the first sign-in",
             "created_at": "when the account was created",
             "identity_key": "the key of the sign-in identity row (a one-way hash)",
+            "name_source": "'user' once you corrected the name: sign-ins no longer change it",
+            "email_source": "'user' once you corrected the address: sign-ins no longer "
+            "change it, and confirm it only when the provider says that same address is "
+            "verified",
         },
         export_section="profile",
         export_note="Every field.",
@@ -264,7 +273,9 @@ KINDS: tuple[RecordKind, ...] = (
             "last_call_at": "when it last placed a call",
         },
         export_section="sessions",
-        export_note="Every field but the secret's hash.",
+        export_note="Every field but the secret's hash, in data.json and sessions.csv.",
+        export_omits=frozenset({"secret_hash"}),
+        export_csv="sessions.csv",
         deletion=OnDeletion.ERASE,
         deletion_note="Erased, every one: every browser and every Twilio token is signed out.",
     ),
@@ -341,6 +352,8 @@ KINDS: tuple[RecordKind, ...] = (
             "outgoing_sid": "Twilio's id of the verified caller ID",
             "started_at": "when the verification started",
             "verified_at": "when it was verified",
+            "reason": "why a verification failed, in words",
+            "failed_at": "when it failed",
         },
         export_section="caller_id",
         export_note="Every field.",
@@ -385,6 +398,7 @@ KINDS: tuple[RecordKind, ...] = (
         fields=_CALL_FIELDS,
         export_section="calls",
         export_note="Every field, in data.json and calls.csv.",
+        export_csv="calls.csv",
         deletion=OnDeletion.ERASE,
         deletion_note="Erased; the ledger keeps the charge, with the country and prefix only.",
     ),
@@ -483,6 +497,7 @@ KINDS: tuple[RecordKind, ...] = (
         fields=_ENTRY_FIELDS,
         export_section="ledger",
         export_note="Every field, in data.json and ledger.csv.",
+        export_csv="ledger.csv",
         deletion=OnDeletion.PSEUDONYMISE,
         deletion_note=_ACCOUNTING_NOTE,
         pseudonymised=_ENTRY_PSEUDONYMISED,
@@ -519,6 +534,7 @@ KINDS: tuple[RecordKind, ...] = (
         fields=_PAYMENT_FIELDS,
         export_section="payments",
         export_note="Every field, in data.json and payments.csv. No card number is ever stored.",
+        export_csv="payments.csv",
         deletion=OnDeletion.PSEUDONYMISE,
         deletion_note=_ACCOUNTING_NOTE,
         pseudonymised={"card_last4": "dropped", "card_brand": "dropped"},
@@ -646,6 +662,27 @@ KINDS: tuple[RecordKind, ...] = (
         export_note="Not exported: it exists only while the account is being deleted.",
         deletion=OnDeletion.ERASE,
         deletion_note="Erased when the deletion finishes.",
+    ),
+    RecordKind(
+        name="retention_progress",
+        title="Where the retention run stopped",
+        table=keys.RETENTION_TABLE,
+        row_key=keys.RETENTION_PROGRESS_KEY,
+        prefix=False,
+        linked=Linked.NONE,
+        category=Category.USAGE,
+        purpose="Let the next run go on where a run that reached its budget stopped.",
+        basis=Basis.LEGITIMATE_INTERESTS,
+        retention=Retention("Until the next run finishes its round of the rules."),
+        fields={
+            "step": "the rule it was applying",
+            "position": "where in that rule's query it stopped (a table position, which may "
+            "name the opaque id of an account's partition)",
+        },
+        export_section=None,
+        export_note="Not exported: one row about the run, not about a user.",
+        deletion=OnDeletion.EXPIRES,
+        deletion_note="About the run, linked to no account; replaced or removed by each run.",
     ),
 )
 

@@ -149,3 +149,9 @@ ARCHIVES_PARTITION = "archive"
 # a deletion cut short and resumed moves them to the same place, and how far it got.
 ERASURES_TABLE = "erasures"
 ERASURE_KEY = "erasure"
+
+# Where the retention run stopped when its budget ended (one row), so that the next run goes
+# on from there.
+RETENTION_TABLE = "retention"
+RETENTION_PARTITION = "retention"
+RETENTION_PROGRESS_KEY = "progress"

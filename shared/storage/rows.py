@@ -80,3 +80,11 @@ Op = Insert | Replace | Touch | Remove
 class Page:
     rows: list[Row]
     continuation: str | None = None
+
+
+@dataclass(frozen=True)
+class ScanPage:
+    """A page of rows from many partitions: each with the partition it is in."""
+
+    rows: list[tuple[str, Row]]
+    continuation: str | None = None

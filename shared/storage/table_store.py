@@ -59,6 +59,7 @@ from shared.storage.rows import (
     Remove,
     Replace,
     Row,
+    ScanPage,
     Touch,
     Value,
 )
@@ -198,6 +199,44 @@ class Table:
             # The pager sets continuation_token as it goes; its type hints do not declare it.
             next_token = pages.continuation_token  # type: ignore[attr-defined]
             return Page(rows, _encode_token(next_token) if next_token else None)
+
+        return _call(first_page)
+
+    def scan(
+        self,
+        where: str,
+        parameters: Mapping[str, Value],
+        *,
+        key_prefix: str | None = None,
+        limit: int = 1000,
+        continuation: str | None = None,
+    ) -> ScanPage:
+        """One page of the rows of every partition that match `where` (an OData filter over
+        the rows' properties, its values given as @name parameters, each between spaces), and
+        only those whose key
+        starts with key_prefix: the server filters, so only the matching rows travel.
+
+        Across partitions, so for sweeps (the retention run), never for a request: the
+        service reads its way through the table, and may answer a page with no rows but a
+        continuation when it has not yet found any (fetch the next).
+        """
+        # Spaces around the brackets: the SDK finds each @name between spaces ("@x)" fails).
+        conditions = [f"( {where} )"] if where else []
+        params: dict[str, Any] = dict(parameters)
+        if key_prefix is not None:
+            conditions.insert(0, "RowKey ge @_lo and RowKey lt @_hi")
+            params.update({"_lo": key_prefix, "_hi": _prefix_end(key_prefix)})
+        token = _decode_token(continuation) if continuation else None
+        pages = self.client.query_entities(
+            " and ".join(conditions) or "PartitionKey ge ''",
+            parameters=params,
+            results_per_page=limit,
+        ).by_page(continuation_token=token)
+
+        def first_page() -> ScanPage:
+            found = [(str(entity["PartitionKey"]), _row(entity)) for entity in next(pages, [])]
+            next_token = pages.continuation_token  # type: ignore[attr-defined]
+            return ScanPage(found, _encode_token(next_token) if next_token else None)
 
         return _call(first_page)
 

@@ -302,3 +302,32 @@ def test_azurite_keeps_what_it_acknowledged_when_stopped(tmp_path: Path) -> None
         azurite.stop()
     assert row is not None
     assert row.integer("n") == 1
+
+
+def test_the_retention_timer_runs_on_the_schedule_its_setting_holds(
+    azurite_connection: str, stopped_hosts: list[LocalHost]
+) -> None:
+    # The function's schedule is "%RETENTION_SCHEDULE%": the host reads it from the settings,
+    # as the Functions host does, so the run moves with the setting, without a deployment.
+    host = LocalHost(azurite_connection, {"RETENTION_SCHEDULE": "0 15 4 * * *"}, args=[])
+    stopped_hosts.append(host.start())
+    ran = requests.post(f"{host.base_url}/admin/functions/retention", timeout=120)
+    assert ran.status_code == 202
+    output = host.stop()
+    assert "Timer retention runs on the schedule '0 15 4 * * *'" in output, output
+    # One summary line, counts only.
+    [summary] = [line for line in output.splitlines() if "ownnumber.retention: Retention:" in line]
+    assert "round finished" in summary
+    assert "@" not in summary
+
+
+@pytest.mark.parametrize("schedule", ["at 3:30 every night", "0 30 3 * *"])
+def test_a_malformed_retention_schedule_is_one_sentence_naming_the_setting(
+    azurite_connection: str, schedule: str
+) -> None:
+    host = LocalHost(azurite_connection, {"RETENTION_SCHEDULE": schedule})
+    result = host.run_until_exit()
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("OwnNumber cannot start: The setting RETENTION_SCHEDULE must be ")
+    assert not is_listening(host.port)

@@ -206,8 +206,19 @@ def test_an_empty_environment_names_every_required_setting() -> None:
         "AUTH_AUTHORITY",
         "AUTH_CLIENT_ID",
         "AUTH_CLIENT_SECRET",
+        "RETENTION_SCHEDULE",
     ):
         assert f"The setting {name} is missing" in str(raised.value)
+
+
+def test_production_needs_the_retention_schedule_the_sandbox_has_a_default() -> None:
+    values = production()
+    del values["RETENTION_SCHEDULE"]
+    with pytest.raises(ConfigError, match="RETENTION_SCHEDULE is missing: without it Azure"):
+        load_settings(values)
+    values = sample()
+    del values["RETENTION_SCHEDULE"]
+    assert load_settings(values).privacy.retention_schedule == "0 30 3 * * *"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,26 @@
+"""GET /api/me/export: the signed-in user's data as a ZIP (GDPR Art. 15 and 20)."""
+
+import azure.functions as func
+
+from functions._edge import endpoint, require_fresh_session, services
+
+bp = func.Blueprint()
+
+
+@bp.route(route="me/export", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@endpoint
+def export(req: func.HttpRequest) -> func.HttpResponse:
+    # A fresh sign-in: a stolen session cookie must not be enough to carry off everything.
+    session = require_fresh_session(req)
+    archive = services().exporter.export(session.user_id)
+    return func.HttpResponse(
+        archive.body,
+        status_code=200,
+        mimetype="application/zip",
+        # Given as a header: mimetype alone gains "; charset=utf-8", which a ZIP has not.
+        headers={
+            "Content-Type": "application/zip",
+            "Content-Disposition": f'attachment; filename="{archive.filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
