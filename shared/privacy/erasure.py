@@ -209,15 +209,22 @@ class Erasure:
         row = self._erasures.get(user_id, ERASURE_KEY)
         return self._run(user_id, _State.from_row(row)) if row else None
 
-    def unfinished(self, older_than: timedelta) -> list[str]:
-        """The users whose deletion began at least `older_than` ago and has not finished."""
-        cutoff = self.clock() - older_than
-        found = []
-        for user_id, row in self._erasures.keyed(ERASURE_KEY):
-            started = row.get("started_at")
-            if not isinstance(started, datetime) or started <= cutoff:
-                found.append(user_id)
-        return found
+    def unfinished(self, older_than: datetime) -> list[str]:
+        """The users whose deletion began at or before `older_than` and has not finished (the
+        retention run passes now less a grace, so as not to race a request still running)."""
+        found: list[str] = []
+        continuation: str | None = None
+        while True:
+            page = self._erasures.scan(
+                "started_at le @cutoff",
+                {"cutoff": older_than},
+                key_prefix=ERASURE_KEY,
+                continuation=continuation,
+            )
+            found += [user_id for user_id, row in page.rows if row.key == ERASURE_KEY]
+            continuation = page.continuation
+            if not continuation:
+                return found
 
     # -- the steps --
 

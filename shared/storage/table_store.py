@@ -265,18 +265,6 @@ class Table:
                 return
             yield _row(entity)
 
-    def keyed(self, row_key: str) -> Iterator[tuple[str, Row]]:
-        """Every row under this RowKey, in any partition, with its partition: a scan of the
-        table, for tables of one row per partition that a job reads whole (deletions in
-        progress, say)."""
-        entities = self.client.query_entities("RowKey eq @rk", parameters={"rk": row_key})
-        iterator = iter(entities)
-        while True:
-            entity = _call(lambda: next(iterator, None))
-            if entity is None:
-                return
-            yield str(entity["PartitionKey"]), _row(entity)
-
 
 class TableStore:
     """The storage account: hands out tables, creating each once per process."""
