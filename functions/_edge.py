@@ -32,7 +32,7 @@ from shared.credit.errors import (
     PaymentProviderUnavailable,
     WebhookSignatureInvalid,
 )
-from shared.deadline import DeadlinePassed, deadline
+from shared.deadline import REQUEST_DEADLINE_SECONDS, DeadlinePassed, deadline
 from shared.errors import Forbidden, InvalidInput, NotFound, NotSignedIn
 from shared.identity.errors import InvalidEmail, ReauthRequired
 from shared.json_body import parse_json
@@ -159,20 +159,29 @@ def _server_sentence(error: Exception, title: str) -> str:
 def endpoint(handler: Handler) -> Handler:
     """Wraps an HTTP adapter so that no error escapes as a bare 500, and no request waits on
     its dependencies past the request deadline (then: 503 with Retry-After)."""
+    return endpoint_within(REQUEST_DEADLINE_SECONDS)(handler)
 
-    @functools.wraps(handler)
-    def wrapper(req: func.HttpRequest) -> func.HttpResponse:
-        with _request_invocation(handler, req) as traced:
-            try:
-                with deadline():
-                    response = handler(req)
-            except Exception as error:  # noqa: BLE001 - mapped (or logged) by problem_for
-                traced.failed(error)
-                response = problem_for(error)
-            traced.answered(response.status_code)
-            return response
 
-    return wrapper
+def endpoint_within(seconds: float) -> Callable[[Handler], Handler]:
+    """`endpoint` with a deadline of its own: for a download a person waits for (the data
+    export), which reads far more than any webhook and has no provider's budget to keep."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def wrapper(req: func.HttpRequest) -> func.HttpResponse:
+            with _request_invocation(handler, req) as traced:
+                try:
+                    with deadline(seconds):
+                        response = handler(req)
+                except Exception as error:  # noqa: BLE001 - mapped (or logged) by problem_for
+                    traced.failed(error)
+                    response = problem_for(error)
+                traced.answered(response.status_code)
+                return response
+
+        return wrapper
+
+    return wrap
 
 
 def page(handler: Handler) -> Handler:

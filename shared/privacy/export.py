@@ -48,7 +48,8 @@ if TYPE_CHECKING:
 
 SCHEMA = "ownnumber.export/1"
 # Rows per storage query: a page of calls is some 2 KB a row once parsed, so 200 keep a page
-# near half a megabyte (Table Storage's own page is 1,000).
+# near half a megabyte (Table Storage's own page is 1,000). Measured on 10,000 calls: 1,000 a
+# page is a little faster (5.7 s against 8 s) but adds 37 MB at its peak against 4 MB.
 PAGE_ROWS = 200
 _WIDTH = 88
 # Deflated bytes of a CSV spool copied at a time (a few hundred KB once inflated).
