@@ -7,6 +7,7 @@ import azure.functions as func
 
 from functions import (
     account,
+    account_deletion,
     call_status,
     caller_id,
     calls,
@@ -39,6 +40,7 @@ for module in (
     sign_in,
     entra_sign_in,
     account,
+    account_deletion,
     export,
     sessions,
     consent,

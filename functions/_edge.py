@@ -22,6 +22,7 @@ from shared.callerid.errors import (
     TooManyAttempts,
     VerificationInProgress,
 )
+from shared.calling.calls_api import TwilioApiUnavailable
 from shared.calling.errors import CallsBusy
 from shared.config import ConfigError
 from shared.credit.errors import (
@@ -36,7 +37,7 @@ from shared.errors import Forbidden, InvalidInput, NotFound, NotSignedIn
 from shared.identity.errors import InvalidEmail, ReauthRequired
 from shared.json_body import parse_json
 from shared.money.errors import EntryIdReused, LedgerBusy
-from shared.privacy.errors import TooManyExports
+from shared.privacy.errors import CallInProgress, TooManyExports
 from shared.storage.errors import BadContinuation, StorageUnavailable
 from shared.telemetry.startup import Invocation, invocation
 from shared.telephony.errors import SignatureInvalid
@@ -70,11 +71,13 @@ _PROBLEMS: tuple[tuple[type[Exception], int, str], ...] = (
     (NotFound, 404, "Not found"),
     (EntryIdReused, 409, "Conflicting event"),
     (VerificationInProgress, 409, "Verification in progress"),
+    (CallInProgress, 409, "Call in progress"),
     (TooManyAttempts, 429, "Too many attempts"),
     (TooManyExports, 429, "Too many exports"),
     (PaymentProviderRefused, 502, "Payment provider refused"),
     (PaymentProviderUnavailable, 503, "Payment provider unavailable"),
     (CallerIdProviderUnavailable, 503, "Telephone provider unavailable"),
+    (TwilioApiUnavailable, 503, "Telephone provider unavailable"),
     (LedgerBusy, 503, "Account busy"),
     (AccountBusy, 503, "Account busy"),
     (PaymentInconsistent, 503, "Payment inconsistent"),
@@ -85,7 +88,10 @@ _PROBLEMS: tuple[tuple[type[Exception], int, str], ...] = (
 )
 # A word for machines in the problem's body, where a client must act on which problem it is
 # (here: start a fresh sign-in rather than show a sign-in page).
-_CODES: Mapping[type[Exception], str] = {ReauthRequired: "reauth_required"}
+_CODES: Mapping[type[Exception], str] = {
+    ReauthRequired: "reauth_required",
+    CallInProgress: "call_in_progress",
+}
 _RETRY_AFTER_SECONDS = "5"
 
 

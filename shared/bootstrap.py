@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from shared.identity.sign_in import SignIn
     from shared.money.ledger import Ledger
     from shared.privacy.consent import Consents
+    from shared.privacy.erasure import Erasure
     from shared.privacy.export import Exporter
     from shared.privacy.retention import Retention, UnfinishedErasures
     from shared.statement.ledger_lines import Statement
@@ -172,11 +173,24 @@ class Services:
         )
 
     @cached_property
+    def erasure(self) -> Erasure:
+        from shared.privacy.erasure import Erasure
+
+        privacy = self.settings.privacy
+        return Erasure(
+            tables=self.store,
+            caller_ids=self.caller_ids,
+            sessions=self.sessions,
+            call_logs=self.twilio_calls_api if privacy.delete_twilio_call_logs else None,
+            retention_years=privacy.accounting_retention_years,
+            reconcile_margin=timedelta(seconds=self.settings.calling.reconcile_margin_seconds),
+        )
+
+    @cached_property
     def unfinished_erasures(self) -> UnfinishedErasures | None:
-        """SEAM for the integrator: account deletions cut short, for the retention run to
-        resume. Connect shared.privacy.erasure here (its `unfinished(older_than)` and
-        `resume(user_id)` are this protocol); until then the run resumes none."""
-        return None
+        """Account deletions cut short, for the retention run to resume: the erasure's own
+        `unfinished(older_than)` and `resume(user_id)`."""
+        return self.erasure
 
     @cached_property
     def retention(self) -> Retention:

@@ -1,4 +1,5 @@
-"""The sandbox's Twilio REST API: the part of the Calls resource that reconciliation reads.
+"""The sandbox's Twilio REST API: the part of the Calls resource that reconciliation reads and
+account deletion deletes.
 
 Mounted at /sandbox/twilio, which is TWILIO_API_BASE_URL's default in the sandbox, so the
 production code's `twilio.rest.Client` talks to it unchanged: HTTP Basic auth with the API
@@ -7,6 +8,8 @@ names, RFC 2822 times, string durations, paging fields and error bodies.
 
 - GET  /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json
 - GET  /2010-04-01/Accounts/{AccountSid}/Calls.json[?ParentCallSid=…&Status=…&PageSize=…&Page=…]
+- DELETE /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json   204 with no body; 404 (Twilio's
+  error 20404) for a call it does not know, as after an earlier delete
 - POST   /2010-04-01/Accounts/{AccountSid}/OutgoingCallerIds.json   a validation request:
   form PhoneNumber (E.164), FriendlyName, StatusCallback, StatusCallbackMethod (GET or POST,
   default POST), CallDelay (0-60), Extension; 201 with the 6-digit validation_code and the
@@ -163,6 +166,11 @@ class FakeCallsApi:
         with self._lock:
             return self._calls.get(sid)
 
+    def delete(self, sid: str) -> bool:
+        """Forget the call, as Twilio's DELETE does; False if it was not known."""
+        with self._lock:
+            return self._calls.pop(sid, None) is not None
+
     def children(self, parent_sid: str) -> list[FakeCall]:
         return [call for call in self.all() if call.parent_call_sid == parent_sid]
 
@@ -197,8 +205,9 @@ class TwilioApiSandbox:
         list_match = None if call_match else _LIST_PATH.fullmatch(path)
         if call_match is None and list_match is None:
             return _error(404, 20404, f"The requested resource {path} was not found")
-        if request.method != "GET":
-            # The real resource also updates and deletes calls; reconciliation only reads.
+        # The real resource also updates calls; reconciliation reads and deletion deletes.
+        allowed = ("GET", "DELETE") if call_match is not None else ("GET",)
+        if request.method not in allowed:
             return _error(405, 20004, "Method not allowed")
         if not self._authorised(request):
             return _error(401, 20003, "Authenticate", WWW_Authenticate='Basic realm="Twilio API"')
@@ -206,6 +215,10 @@ class TwilioApiSandbox:
         assert match is not None
         if match.group(1) != self.settings.twilio.account_sid:
             return _error(404, 20404, f"The requested resource {path} was not found")
+        if call_match is not None and request.method == "DELETE":
+            if not self.calls.delete(call_match.group(2)):
+                return _error(404, 20404, f"The requested resource {path} was not found")
+            return LocalResponse(204, b"", [])
         if call_match is not None:
             call = self.calls.get(call_match.group(2))
             if call is None:

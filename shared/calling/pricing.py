@@ -20,7 +20,7 @@ from shared.calling.destination_policy import (
 from shared.calling.rating import SAMPLE_DECK_PATH, Rate, RateDeck, RateDeckError, load_rate_deck
 from shared.config import CallingSettings, ConfigError
 from shared.errors import CallRefused
-from shared.money.ledger import FLAG_PAYMENT_DISPUTED, Balance
+from shared.money.ledger import FLAG_ACCOUNT_CLOSING, FLAG_PAYMENT_DISPUTED, Balance
 from shared.money.micros import format_micros
 
 
@@ -30,6 +30,10 @@ class NotPriced(CallRefused):
 
 class AccountOnHold(CallRefused):
     code = "account_on_hold"
+
+
+class AccountClosing(CallRefused):
+    code = "account_closing"
 
 
 class NegativeBalance(CallRefused):
@@ -98,6 +102,8 @@ class Pricing:
 
 def affordable_seconds(balance: Balance, rate: Rate, currency: str) -> int:
     """The call's time limit for this balance (positive), or the CallRefused saying why not."""
+    if FLAG_ACCOUNT_CLOSING in balance.flags:
+        raise AccountClosing("This account is being deleted; it can make no more calls.")
     if FLAG_PAYMENT_DISPUTED in balance.flags:
         raise AccountOnHold(
             "Calls are paused on this account while a payment dispute is open; "

@@ -50,6 +50,7 @@ from shared.credit.provider import PaymentProvider
 from shared.credit.sold import Price, Refusal, price_sold, refusal
 from shared.credit.stripe_events import Purchase, Return, Reversal
 from shared.money.ledger import (
+    FLAG_ACCOUNT_CLOSING,
     Balance,
     EntryKind,
     Ledger,
@@ -60,6 +61,7 @@ from shared.money.ledger import (
 )
 from shared.storage.errors import RowChanged, RowExists
 from shared.storage.keys import (
+    ARCHIVE_KEY,
     PAYMENT_OWNER_KEY,
     PAYMENT_PREFIX,
     PROFILE_KEY,
@@ -108,7 +110,15 @@ class PaymentBook:
         return checkout_from_row(row) if row else None
 
     def account_exists(self, user_id: str, about: str) -> bool:
+        """Whether money may be posted to these books: an account's, or a deleted account's
+        pseudonymised books (their archive row), so that a late refund or dispute still lands
+        exactly. An account being deleted is busy (503, Stripe redelivers): its books are
+        moving, and the redelivery finds them where they went."""
         if self.accounts.get(user_id, PROFILE_KEY) is not None:
+            if FLAG_ACCOUNT_CLOSING in self.ledger.balance(user_id).flags:
+                raise AccountBusy(f"the account of {about} is being deleted")
+            return True
+        if self.accounts.get(user_id, ARCHIVE_KEY) is not None:
             return True
         # Answered 200 all the same: Stripe would otherwise redeliver it for days.
         logger.warning("Stripe event about %s names an unknown account: nothing changed", about)

@@ -58,7 +58,7 @@ from shared.credit.stripe_events import (
     interpret,
 )
 from shared.errors import NotFound
-from shared.money.ledger import FLAG_PAYMENT_DISPUTED, Ledger
+from shared.money.ledger import FLAG_ACCOUNT_CLOSING, FLAG_PAYMENT_DISPUTED, Ledger
 from shared.storage.errors import RowExists
 from shared.storage.keys import checkout_key, is_valid_entry_id
 from shared.storage.rows import Insert
@@ -109,7 +109,10 @@ class Payments:
     def start_checkout(self, user_id: str, pack_id: str, nonce: str | None) -> CheckoutSession:
         pack = offered_pack(self.packs, pack_id)
         check_nonce(nonce)
-        if FLAG_PAYMENT_DISPUTED in self.ledger.balance(user_id).flags:
+        flags = self.ledger.balance(user_id).flags
+        if FLAG_ACCOUNT_CLOSING in flags:
+            raise PurchasesPaused("This account is being deleted; it can buy no more credit.")
+        if FLAG_PAYMENT_DISPUTED in flags:
             raise PurchasesPaused(
                 "One of your payments is disputed; buying credit is paused until it is resolved."
             )

@@ -52,6 +52,10 @@ Details = Mapping[str, str | int]
 # An account flag, kept on the balance row: a payment is disputed, so no new calls until the
 # dispute closes. Set and cleared in the same write as the dispute's ledger entries.
 FLAG_PAYMENT_DISPUTED = "payment_disputed"
+# The account is being deleted (shared.privacy.erasure): no new calls. Set by the deletion's
+# first write, on the balance row, which placing a call rewrites with If-Match: a call placed
+# meanwhile makes one of the two writes fail and re-read, so no call starts on closed books.
+FLAG_ACCOUNT_CLOSING = "account_closing"
 
 
 class EntryKind(StrEnum):

@@ -476,7 +476,7 @@ KINDS: tuple[RecordKind, ...] = (
         fields={
             "micros": "the balance, in millionths of the currency",
             "seq": "the number of ledger entries",
-            "flags": "disputed or negative, when it is",
+            "flags": "disputed, or being deleted, when it is",
         },
         export_section="balance",
         export_note="Every field.",
@@ -656,6 +656,7 @@ KINDS: tuple[RecordKind, ...] = (
             "started_at": "when the deletion began",
             "step": "how far it got",
             "call_sids": "the calls whose logs are still to delete at Twilio",
+            "counts": "how many rows of each kind there were to erase, for the answer",
         },
         export_section=None,
         export_note="Not exported: it exists only while the account is being deleted.",

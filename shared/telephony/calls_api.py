@@ -1,10 +1,11 @@
-"""Twilio's Calls API, read-only, for reconciliation: a call and the legs it dialled.
+"""Twilio's Calls API: a call and the legs it dialled, for reconciliation; deleting a call's
+log, for account deletion (DELETE_TWILIO_CALL_LOGS).
 
-The port (`CallsApi`, in shared.calling.calls_api) is what reconciliation depends on;
-`TwilioCallsApi` implements it with `twilio.rest.Client`, loaded only when first used. Its HTTP
-layer sends what the SDK addresses to https://api.twilio.com to TWILIO_API_BASE_URL instead when
-that is set (the sandbox's loopback fake), so the SDK's own requests and parsing run unchanged
-in tests.
+The ports (`CallsApi` and `CallLogsApi`, in shared.calling.calls_api) are what reconciliation
+and the erasure depend on; `TwilioCallsApi` implements them with `twilio.rest.Client`, loaded
+only when first used. Its HTTP layer sends what the SDK addresses to https://api.twilio.com
+to TWILIO_API_BASE_URL instead when that is set (the sandbox's loopback fake), so the SDK's
+own requests and parsing run unchanged in tests.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from shared.calling.calls_api import CallsApi, TwilioApiUnavailable
+from shared.calling.calls_api import CallLogsApi, CallsApi, TwilioApiUnavailable
 from shared.calling.lifecycle import TwilioCallView
 from shared.config import TwilioSettings
 
@@ -31,7 +32,7 @@ _TIMEOUT_SECONDS = 10.0
 _NO_ENVIRONMENT = {"TWILIO_EDGE": "", "TWILIO_REGION": ""}
 
 
-class TwilioCallsApi(CallsApi):
+class TwilioCallsApi(CallsApi, CallLogsApi):
     def __init__(self, settings: TwilioSettings) -> None:
         self._settings = settings
         self._client: Client | None = None
@@ -55,6 +56,22 @@ class TwilioCallsApi(CallsApi):
         try:
             calls = self._rest().calls.list(parent_call_sid=parent_call_sid)
             return [_view(call) for call in calls]
+        except (TwilioException, requests.RequestException, ValueError) as error:
+            raise _unavailable(error) from error
+
+    def delete(self, call_sid: str) -> bool:
+        """DELETE /2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json: 204 deleted (True), 404
+        not known, which after a first attempt means deleted already (False)."""
+        from twilio.base.exceptions import TwilioException, TwilioRestException
+
+        try:
+            return bool(self._rest().calls(call_sid).delete())
+        except TwilioRestException as error:
+            if error.status == 404:
+                return False
+            raise TwilioApiUnavailable(
+                f"Twilio answered {error.status} to deleting a call"
+            ) from None
         except (TwilioException, requests.RequestException, ValueError) as error:
             raise _unavailable(error) from error
 
