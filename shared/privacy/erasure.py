@@ -46,6 +46,7 @@ from shared.calling.lifecycle import Hold
 from shared.money.errors import LedgerBusy
 from shared.money.ledger import FLAG_ACCOUNT_CLOSING, back_off, balance_from_row
 from shared.privacy.errors import CallInProgress
+from shared.privacy.linked_rows import linked_rows
 from shared.privacy.pseudonyms import kept_until, new_pseudonym, pseudonymised
 from shared.privacy.registry import KINDS, Linked, OnDeletion, RecordKind, kind_named, kind_of
 from shared.storage.errors import RowChanged, RowExists
@@ -56,16 +57,9 @@ from shared.storage.keys import (
     ARCHIVES_TABLE,
     BALANCE_KEY,
     CALL_PREFIX,
-    CALLER_ID_KEY,
-    CALLER_ID_OWNER_KEY,
-    CALLER_ID_OWNERS_TABLE,
     ERASURE_KEY,
     ERASURES_TABLE,
     HOLD_KEY,
-    IDENTITIES_TABLE,
-    IDENTITY_KEY,
-    OPEN_CALLS_PARTITION,
-    OPEN_CALLS_TABLE,
     PAYMENT_OWNER_KEY,
     PAYMENT_PREFIX,
     PAYMENTS_TABLE,
@@ -379,28 +373,9 @@ class Erasure:
                 for row in table.rows(user_id, kind.row_key)
                 if kind_of(kind.table, row.key) is kind
             ]
-        finder = _FIELD_FINDERS.get(kind.name)
-        if finder is None:
-            raise LookupError(f"no way to find the {kind.name} rows of a user")
-        return finder(self, user_id)
-
-    def _identity_rows(self, user_id: str) -> list[tuple[str, str]]:
-        profile = self._accounts.get(user_id, PROFILE_KEY)
-        key = profile.text("identity_key") if profile else ""
-        row = self.tables.table(IDENTITIES_TABLE).get(key, IDENTITY_KEY) if key else None
-        return [(key, IDENTITY_KEY)] if row and row.text("user_id") == user_id else []
-
-    def _caller_id_owner_rows(self, user_id: str) -> list[tuple[str, str]]:
-        record = self._accounts.get(user_id, CALLER_ID_KEY)
-        number = record.text("number") if record else ""
-        owners = self.tables.table(CALLER_ID_OWNERS_TABLE)
-        row = owners.get(number, CALLER_ID_OWNER_KEY) if number else None
-        return [(number, CALLER_ID_OWNER_KEY)] if row and row.text("user_id") == user_id else []
-
-    def _open_call_rows(self, user_id: str) -> list[tuple[str, str]]:
-        table = self.tables.table(OPEN_CALLS_TABLE)
-        rows = table.rows(OPEN_CALLS_PARTITION, f"{user_id}:")
-        return [(OPEN_CALLS_PARTITION, r.key) for r in rows if r.text("user_id") == user_id]
+        return [
+            (partition, row.key) for partition, row in linked_rows(kind, user_id, self.tables.table)
+        ]
 
     # -- moving the books --
 
@@ -528,11 +503,3 @@ def _book_kinds() -> list[RecordKind]:
 def _batches(ops: Sequence[Op]) -> Iterable[list[Op]]:
     for start in range(0, len(ops), MAX_TRANSACTION_OPS):
         yield list(ops[start : start + MAX_TRANSACTION_OPS])
-
-
-# Kinds whose rows are keyed by something else and name the user in a field: how to find them.
-_FIELD_FINDERS: dict[str, Callable[[Erasure, str], list[tuple[str, str]]]] = {
-    "identity": Erasure._identity_rows,
-    "caller_id_owner": Erasure._caller_id_owner_rows,
-    "open_call": Erasure._open_call_rows,
-}

@@ -31,12 +31,12 @@ from shared.errors import NotSignedIn
 from shared.limits.hourly import HourlyLimitReached, count_attempt
 from shared.privacy.errors import TooManyExports
 from shared.privacy.export_files import JsonValue, csv_cells, csv_columns, exported_row
+from shared.privacy.linked_rows import linked_rows
 from shared.privacy.registry import (
     KINDS,
     PROCESSORS,
     Linked,
     RecordKind,
-    kind_named,
     kind_of,
     setting_values,
 )
@@ -150,10 +150,7 @@ class Exporter:
             return
         # Keyed by something else (a hash, a number, a PaymentIntent): found from the user's
         # own rows, and shown only while the row still names this user.
-        for partition, key in self._linked_keys(kind, user_id, profile):
-            row = table.get(partition, key)
-            if row is not None and row.text("user_id") == user_id:
-                yield partition, row
+        yield from linked_rows(kind, user_id, self.tables)
 
     def _pages(self, table: Table, user_id: str, kind: RecordKind) -> Iterator[Row]:
         continuation: str | None = None
@@ -170,37 +167,6 @@ class Exporter:
             gc.collect(1)
             if not continuation:
                 return
-
-    def _linked_keys(
-        self, kind: RecordKind, user_id: str, profile: Row
-    ) -> Iterator[tuple[str, str]]:
-        """The (PartitionKey, RowKey) of the user's rows of a kind keyed by something else,
-        each found from a row of the user's own partition."""
-        accounts = self.tables(keys.ACCOUNTS_TABLE)
-        if kind.name == "identity":
-            identity = profile.text("identity_key")
-            if identity:
-                yield identity, keys.IDENTITY_KEY
-        elif kind.name == "caller_id_owner":
-            record = accounts.get(user_id, keys.CALLER_ID_KEY)
-            if record is not None and record.text("number"):
-                yield record.text("number"), keys.CALLER_ID_OWNER_KEY
-        elif kind.name == "payment_owner":
-            for row in self._pages(accounts, user_id, kind_named("payment")):
-                if row.text("payment_intent_id"):
-                    yield row.text("payment_intent_id"), keys.PAYMENT_OWNER_KEY
-        elif kind.name == "open_call":
-            hold = accounts.get(user_id, keys.HOLD_KEY)
-            if hold is not None and keys.is_valid_entry_id(hold.text("call_sid")):
-                yield keys.OPEN_CALLS_PARTITION, keys.open_call_key(user_id, hold.text("call_sid"))
-        else:
-            raise LookupError(f"the export cannot find {kind.name} rows: teach _linked_keys")
-
-
-# The kinds keyed by something other than the user id that the export knows how to find
-# (tests/unit/test_export_files.py checks it against the registry, so that a new such kind
-# fails there, not in a user's export).
-LINKED_KINDS = frozenset({"identity", "caller_id_owner", "payment_owner", "open_call"})
 
 
 def exported_kinds() -> Iterator[RecordKind]:

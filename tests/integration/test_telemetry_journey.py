@@ -2,18 +2,23 @@
 ingestion endpoint, a user's journey through it, and every byte the real azure-monitor
 exporter sent, searched for what must never be there.
 
-The journey is a list of steps; each step does what a user (or Twilio, or Stripe) does and
-notes what it must not see again (numbers, emails, secrets) and which requests must show up
-as telemetry. Add a step to JOURNEY and the assertions cover it.
+The journey is a user's whole life here: sign-in, rate previews, a call, a purchase and a
+refund, their own number as caller ID, an export, a correction and the account's deletion
+(after which nothing erasable of theirs is left in any table). It is a list of steps; each
+step does what a user (or Twilio, or Stripe) does and notes what it must not see again
+(numbers, emails, secrets) and which requests must show up as telemetry. Add a step to
+JOURNEY and the assertions cover it.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import secrets
 import time
 import unicodedata
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,9 +29,11 @@ import requests
 
 from local_host.azurite import Azurite
 from local_host.settings_file import read_values as sample_values
+from shared.storage.table_store import TableStore
 from shared.telephony.signature import sign
 from tests.conftest import Client, StripeWebhooks
 from tests.ingestion import Envelope, IngestionEndpoint, of_kind
+from tests.integration.test_account_deletion import links_of, rows_of, verify_caller_id
 from tests.servers import SAMPLE_SETTINGS, LocalHost
 
 # Export within a fraction of a second instead of every 5 s (spans, logs) and 60 s (metrics):
@@ -51,7 +58,10 @@ class Journey:
     client: Client
     stripe: StripeWebhooks
     host: LocalHost
+    store: TableStore
     user_id: str = ""
+    # The Checkout Session of the purchase, for the refund.
+    session_id: str = ""
     # Digits of every number the journey dialled or showed, as national significant numbers
     # (so no written form of them, +44…, 0044…, 020…, can hide one).
     numbers: set[str] = field(default_factory=set)
@@ -90,7 +100,7 @@ def sign_in(journey: Journey) -> None:
 def buy_credit(journey: Journey) -> None:
     checkout = journey.post("/api/checkout", json={"pack": "5", "nonce": secrets.token_hex(8)})
     assert checkout.status_code == 200, checkout.text
-    session_id = checkout.json()["session_id"]
+    session_id = journey.session_id = checkout.json()["session_id"]
     # The Stripe sandbox takes the payment and delivers the signed events to the webhook.
     events = journey.stripe.sandbox("pay", session_id=session_id)["events"]
     journey.requests.add("/api/stripe/webhook")
@@ -195,6 +205,51 @@ def refused_request_from_elsewhere(journey: Journey) -> None:
     assert response.status_code == 403, response.text
 
 
+def verify_my_own_number(journey: Journey) -> None:
+    number = verify_caller_id(journey.host, journey.client)
+    journey.numbers.add(number.removeprefix("+44"))
+    journey.requests |= {"/api/me/caller-id", "/api/caller-id/status"}
+
+
+def stripe_refunds_part_of_it(journey: Journey) -> None:
+    refund = journey.stripe.sandbox("refund", session_id=journey.session_id, amount=100)
+    assert {d["status"] for d in refund["deliveries"]} == {200}
+
+
+def export_everything(journey: Journey) -> None:
+    response = journey.get("/api/me/export")
+    assert response.status_code == 200, response.text[:300]
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        data = json.loads(archive.read("data.json"))
+    sections = data["sections"]
+    assert data["user_id"] == journey.user_id
+    assert sections["profile"][0]["email"] in journey.emails
+    assert sections["calls"]
+    assert sections["payments"]
+    assert sections["caller_id"][0]["state"] == "verified"
+    assert {"credit_purchase", "refund", "call_charge"} <= {e["kind"] for e in sections["ledger"]}
+
+
+def correct_name_and_email(journey: Journey) -> None:
+    email = f"corrected.{secrets.token_hex(6)}@example.org"
+    journey.emails |= {email, email.split("@")[0], quote(email, safe="")}
+    correction = {"name": "J. Person", "email": email}
+    response = journey.client.request("PATCH", "/api/me", json=correction)
+    journey.requests.add("/api/me")
+    assert response.status_code == 200, response.text
+    assert response.json()["email"] == email
+    assert response.json()["email_verified"] is False
+
+
+def delete_the_account(journey: Journey) -> None:
+    links = links_of(journey.store, journey.user_id)
+    response = journey.client.delete("/api/me", json={"confirm": "DELETE"})
+    journey.requests.add("/api/me")
+    assert response.status_code == 200, response.text
+    assert journey.client.get("/api/me").status_code == 401
+    assert rows_of(journey.store, journey.user_id, links) == []
+
+
 JOURNEY: list[Step] = [
     sign_in,
     buy_credit,
@@ -203,6 +258,11 @@ JOURNEY: list[Step] = [
     twilio_reports_a_call_we_never_placed,
     the_reconciliation_timer_runs,
     refused_request_from_elsewhere,
+    verify_my_own_number,
+    stripe_refunds_part_of_it,
+    export_everything,
+    correct_name_and_email,
+    delete_the_account,
 ]
 
 
@@ -257,9 +317,12 @@ def operations_seen(envelopes: list[Envelope]) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def travelled(telemetry_host: LocalHost, ingestion: IngestionEndpoint) -> Travelled:
+def travelled(
+    telemetry_host: LocalHost, ingestion: IngestionEndpoint, azurite: Azurite
+) -> Travelled:
     base = telemetry_host.base_url
-    journey = Journey(Client(base), StripeWebhooks(base), telemetry_host)
+    store = TableStore(azurite.connection_string)
+    journey = Journey(Client(base), StripeWebhooks(base), telemetry_host, store)
     for step in JOURNEY:
         step(journey)
     secrets_of_settings = sample_values(SAMPLE_SETTINGS)

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.privacy.erasure import _FIELD_FINDERS, STEPS, Summary
+from shared.privacy.erasure import STEPS, Summary
+from shared.privacy.linked_rows import LINKED_KINDS
 from shared.privacy.pseudonyms import (
     is_pseudonym,
     kept_until,
@@ -31,7 +32,7 @@ def call_of(sid: str) -> Row | None:
 
 @pytest.mark.parametrize("kind", [k for k in KINDS if k.deletion is OnDeletion.ERASE])
 def test_every_erased_kind_can_be_found_from_the_user(kind: RecordKind) -> None:
-    assert kind.linked is Linked.USER or kind.name in _FIELD_FINDERS
+    assert kind.linked is Linked.USER or kind.name in LINKED_KINDS
 
 
 @pytest.mark.parametrize("kind", [k for k in KINDS if k.deletion is OnDeletion.PSEUDONYMISE])

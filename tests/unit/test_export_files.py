@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.config import PrivacySettings, SessionSettings
-from shared.privacy.export import LINKED_KINDS, exported_kinds, readme_text
+from shared.privacy.export import exported_kinds, readme_text
 from shared.privacy.export_files import (
     csv_columns,
     decimal_name,
@@ -16,6 +16,7 @@ from shared.privacy.export_files import (
     json_value,
     safe_cell,
 )
+from shared.privacy.linked_rows import LINKED_KINDS
 from shared.privacy.registry import KINDS, PROCESSORS, Linked, kind_named, setting_values
 
 
