@@ -44,16 +44,18 @@ async function remove() {
   }
 }
 
-/** The signed-out screen's account of what was erased and what is kept, and why. */
+/** The signed-out screen's account of what was erased and what is kept, and why: kinds the
+ * account had none of are left out, and kinds kept for one reason share its sentence. */
 export function showDeletionSummary(summary) {
-  const erased = (summary.erased || []).map((item) => el("li", { text: `${item.title}: ${count(item.count)}` }));
-  const kept = (summary.kept || []).map((item) =>
-    el(
-      "li",
-      {},
-      el("span", { class: "what", text: `${item.title}: ${count(item.count)}` }),
-      el("span", { class: "sub", text: `${item.why} Kept until ${formatDate(item.kept_until)}.` }),
-    ),
+  const had = (items) => (items || []).filter((item) => item.count > 0);
+  const erased = had(summary.erased).map((item) => el("li", { text: `${item.title}: ${count(item.count)}` }));
+  const reasons = new Map();
+  for (const item of had(summary.kept)) {
+    const reason = `${item.why} Kept until ${formatDate(item.kept_until)}.`;
+    reasons.set(reason, [...(reasons.get(reason) || []), `${item.title}: ${count(item.count)}`]);
+  }
+  const kept = [...reasons].map(([reason, what]) =>
+    el("li", {}, el("span", { class: "what", text: what.join(" · ") }), el("span", { class: "sub", text: reason })),
   );
   $("deleted-erased").replaceChildren(...erased);
   $("deleted-kept").replaceChildren(...kept);
@@ -72,7 +74,7 @@ function count(n) {
 
 function formatDate(iso) {
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toLocaleDateString(undefined, { dateStyle: "long" });
+  return Number.isNaN(date.getTime()) ? iso : date.toLocaleDateString(undefined, { dateStyle: "long", timeZone: "UTC" });
 }
 
 function showProblem(text) {

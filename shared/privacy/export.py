@@ -88,8 +88,8 @@ class Exporter:
             )
         except HourlyLimitReached as reached:
             raise TooManyExports(
-                f"You have made {self.privacy.exports_per_user_per_hour} exports this hour, "
-                f"the most an hour allows; try again in {reached.minutes} minutes.",
+                f"You have made {_exports(self.privacy.exports_per_user_per_hour)} this hour, "
+                f"the most an hour allows; try again in {_minutes(reached.minutes)}.",
                 reached.retry_after_seconds,
             ) from None
         profile = self.tables(keys.ACCOUNTS_TABLE).get(user_id, keys.PROFILE_KEY)
@@ -102,7 +102,8 @@ class Exporter:
             self._write_data(archive, user_id, profile, now, spools)
             for kind in KINDS:
                 if kind.export_csv is not None:
-                    with archive.open(kind.export_csv, "w", force_zip64=True) as member:
+                    member_info = _member(kind.export_csv, now)
+                    with archive.open(member_info, "w", force_zip64=True) as member:
                         spools.pop(kind.name).copy_to(member)
         return Export(f"ownnumber-export-{now.date().isoformat()}.zip", buffer.getvalue())
 
@@ -116,7 +117,7 @@ class Exporter:
         now: datetime,
         spools: Mapping[str, _CsvSpool],
     ) -> None:
-        with _text_member(archive, "data.json") as out:
+        with _text_member(archive, "data.json", now) as out:
             head = {"schema": SCHEMA, "exported_at": now.isoformat(), "user_id": user_id}
             out.write(json.dumps(head, ensure_ascii=False)[:-1])
             out.write(f',"currency":{json.dumps(self.currency)},"sections":{{')
@@ -133,7 +134,7 @@ class Exporter:
             out.write("\n}}\n")
 
     def _write_readme(self, archive: zipfile.ZipFile, user_id: str, now: datetime) -> None:
-        with _text_member(archive, "README.txt") as out:
+        with _text_member(archive, "README.txt", now) as out:
             out.write(readme_text(user_id, now, setting_values(self.privacy, self.sessions)))
 
     # --- finding the rows -----------------------------------------------------------------
@@ -204,11 +205,26 @@ class _CsvSpool:
         self._stored = io.BytesIO()
 
 
+def _exports(n: int) -> str:
+    return "1 export" if n == 1 else f"{n} exports"
+
+
+def _minutes(n: int) -> str:
+    return "1 minute" if n == 1 else f"{n} minutes"
+
+
+def _member(name: str, now: datetime) -> zipfile.ZipInfo:
+    """A deflated member dated with the export's time (zipfile's default is 1980-01-01)."""
+    info = zipfile.ZipInfo(name, date_time=now.timetuple()[:6])
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
 @contextmanager
-def _text_member(archive: zipfile.ZipFile, name: str) -> Iterator[IO[str]]:
+def _text_member(archive: zipfile.ZipFile, name: str, now: datetime) -> Iterator[IO[str]]:
     """A ZIP member open for writing as UTF-8 text, deflated as it is written."""
     with (
-        archive.open(name, "w", force_zip64=True) as raw,
+        archive.open(_member(name, now), "w", force_zip64=True) as raw,
         io.TextIOWrapper(raw, encoding="utf-8", newline="") as text,
     ):
         yield text

@@ -1,10 +1,10 @@
 """The account page's privacy controls in a real browser: download your data, correct your
 name and email, delete the account, cookie settings.
 
-The export and the correction run against the real endpoints; DELETE /api/me is built
-separately, so until it is on this branch the deletion flows run against its answers as its
-contract states them, given by Playwright routes (`answer_with`), as does the export's
-fresh-sign-in refusal (a sandbox sign-in is always fresh). Screenshots of the
+The export, the correction and the deletion run against the real endpoints; a deletion
+during a call and the export's fresh-sign-in refusal (a sandbox sign-in is always fresh) run
+against those answers as the contract states them, given by Playwright routes
+(`answer_with`). Screenshots of the
 banner and of the account page at phone and desktop size land in screenshots/."""
 
 from __future__ import annotations
@@ -13,28 +13,18 @@ import json
 import re
 import zipfile
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, Request, Route, expect
 
 from tests.browser.axe import assert_accessible
-from tests.browser.dialer import sign_in
+from tests.browser.dialer import buy_pack, sign_in
 from tests.servers import REPO, LocalHost
 
 SCREENSHOTS = REPO / "screenshots"
 SIZES = {"phone": (390, 844), "desktop": (1280, 800)}
-SUMMARY = {
-    "erased": [{"title": "Profile", "count": 1}, {"title": "Call", "count": 3}],
-    "kept": [
-        {
-            "title": "Ledger entry",
-            "count": 4,
-            "why": "Accounting law requires the books of every sale to be kept.",
-            "kept_until": "2036-12-02T09:00:00+00:00",
-        }
-    ],
-}
 
 
 def answer_with(
@@ -165,7 +155,9 @@ def test_a_deleted_account_is_signed_out_here_with_what_was_erased_and_kept(
     page: Page, host: LocalHost
 ) -> None:
     account(page, host)
-    seen = answer_with(page, "DELETE", "/api/me", 200, SUMMARY)
+    buy_pack(page, "USD 5.00")
+    page.get_by_role("link", name="Account", exact=True).click()
+    sent = requests_to(page, "DELETE", "/api/me")
     page.get_by_label("Type DELETE to confirm").fill("DELETE")
     page.get_by_role("button", name="Delete my account").click()
     summary = page.locator("#account-deleted")
@@ -173,18 +165,32 @@ def test_a_deleted_account_is_signed_out_here_with_what_was_erased_and_kept(
     expect(summary).to_be_focused()
     expect(page.locator("#tabs")).to_be_hidden()
     expect(page.get_by_role("textbox", name="Email", exact=True)).to_be_visible()
-    expect(page.locator("#deleted-erased li")).to_have_text(
-        ["Profile: 1 record", "Call: 3 records"]
+    erased = page.locator("#deleted-erased li")
+    # Only the kinds the account had: no calls, no caller ID, no consent were ever made.
+    expect(erased).to_have_text(
+        [
+            "Sign-in identity: 1 record",
+            "Profile: 1 record",
+            "Sign-in session: 1 record",
+            "Checkout started: 1 record",
+        ]
     )
     kept = page.locator("#deleted-kept li")
-    expect(kept).to_contain_text("Ledger entry: 4 records")
-    expect(kept).to_contain_text("Accounting law requires")
-    expect(kept).to_contain_text("2036")
-    assert json.loads(seen[0].post_data or "") == {"confirm": "DELETE"}
+    # Kinds kept for one reason share its sentence: the books, and who paid with what.
+    expect(kept).to_have_count(2)
+    books = kept.filter(has_text="Ledger entry: 1 record")
+    expect(books).to_contain_text("Payment: 1 record")
+    expect(books).to_contain_text("accounting law requires")
+    expect(kept.filter(has_text="Who paid with a PaymentIntent: 1 record")).to_have_count(1)
+    expect(books).to_contain_text(str(datetime.now(UTC).year + 10))
+    assert len(sent()) == 1
+    assert_accessible(page, "account deleted")
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "account-deleted-desktop.png")
     # This browser forgets the cookie choice too: the banner asks again.
     assert page.evaluate("() => localStorage.getItem('ownnumber.consent')") is None
+    # Signed out for real: the session is gone at the server.
+    assert page.request.get(host.base_url + "/api/me").status == 401
 
 
 def test_deleting_during_a_call_says_to_hang_up_first(page: Page, host: LocalHost) -> None:

@@ -104,6 +104,10 @@ def test_the_export_holds_every_kind_of_record_of_the_user_field_for_field(
         f'attachment; filename="ownnumber-export-{today}.zip"'
     )
     assert set(archive.namelist()) == {"data.json", "README.txt", *CSV_FILES}
+    # Every file is dated with the export (zipfile alone would say 1 January 1980).
+    assert {info.date_time[:3] for info in archive.infolist()} == {
+        tuple(int(part) for part in today.split("-"))
+    }
     data = json.loads(archive.read("data.json"))
     assert data["schema"] == "ownnumber.export/1"
     assert data["user_id"] == alice.user_id
