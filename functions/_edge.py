@@ -39,13 +39,13 @@ from shared.json_body import parse_json
 from shared.money.errors import EntryIdReused, LedgerBusy
 from shared.privacy.errors import CallInProgress, TooManyExports
 from shared.storage.errors import BadContinuation, StorageUnavailable
-from shared.telemetry.startup import Invocation, invocation
 from shared.telephony.errors import SignatureInvalid
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from shared.identity.sessions import Session
+    from shared.telemetry.startup import Invocation
 
 logger = logging.getLogger("ownnumber")
 
@@ -208,6 +208,8 @@ def _request_invocation(
     # The full URL, query string and all: the span processor masks numbers and secrets in it.
     method = req.method.upper()
     attributes = {"http.method": method, "http.url": req.url, "faas.name": handler.__name__}
+    from shared.telemetry.startup import invocation
+
     return invocation(f"{method} {urlsplit(req.url).path}", attributes)
 
 
@@ -218,6 +220,8 @@ def timer_job(job: TimerJob) -> TimerJob:
     @functools.wraps(job)
     def wrapper(timer: func.TimerRequest) -> None:
         name = job.__name__
+        from shared.telemetry.startup import invocation
+
         with invocation(f"timer {name}", {"faas.trigger": "timer", "faas.name": name}) as traced:
             try:
                 job(timer)

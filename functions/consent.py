@@ -15,7 +15,6 @@ from functions._edge import (
     require_session,
     services,
 )
-from shared.privacy.consent import parse_consent_request
 
 if TYPE_CHECKING:
     from shared.privacy.consent import ConsentChoice
@@ -34,6 +33,8 @@ def consent(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="me/consent", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint
 def change_consent(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.privacy.consent import parse_consent_request
+
     require_same_origin(req)
     session = require_session(req)
     wanted = parse_consent_request(read_json(req))
