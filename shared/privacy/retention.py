@@ -31,7 +31,7 @@ from shared.config import PrivacySettings, SessionSettings
 from shared.privacy.registry import RecordKind, kind_named, kind_of
 from shared.storage import keys
 from shared.storage.errors import BadContinuation, RowChanged
-from shared.storage.rows import MAX_TRANSACTION_OPS, Remove, Replace, Row, Value
+from shared.storage.rows import MAX_TRANSACTION_OPS, Remove, Replace, Row, ScanPage, Value
 
 if TYPE_CHECKING:
     from shared.storage.table_store import Table
@@ -301,24 +301,18 @@ class Retention:
         partition (their payments' owner rows first, the archive row last), then the index row,
         so that a run cut short anywhere finds the books again by their index row."""
         index = kind_named("archive_index")
-        archives = self.table(index.table)
-        while True:
-            page = archives.scan(
-                "PartitionKey eq @pk and kept_until le @now",
-                {"pk": keys.ARCHIVES_PARTITION, "now": self._now},
-                limit=PAGE_ROWS,
-                continuation=position,
-            )
+
+        def purge(page: ScanPage) -> None:
             for _, row in page.rows:
-                try:
-                    self._purge_books(row)
-                except _Spent:
-                    raise _Paused(position) from None
-            if not page.continuation:
-                return
-            if self._out_of_time():
-                raise _Paused(page.continuation)
-            position = page.continuation
+                self._purge_books(row)
+
+        self._each_page(
+            self.table(index.table),
+            "PartitionKey eq @pk and kept_until le @now",
+            {"pk": keys.ARCHIVES_PARTITION, "now": self._now},
+            position,
+            purge,
+        )
 
     def _purge_books(self, index_row: Row) -> None:
         """Deletes one pseudonym's books, then its index row; _Spent when the budget ends."""
@@ -405,10 +399,8 @@ class Retention:
             key_prefix = None
             condition = f"RowKey eq @key and ( {where} )"
             params = {**parameters, "key": kind.row_key}
-        while True:
-            page = table.scan(
-                condition, params, key_prefix=key_prefix, limit=PAGE_ROWS, continuation=position
-            )
+
+        def delete(page: ScanPage) -> None:
             by_partition: dict[str, list[Row]] = defaultdict(list)
             for partition, row in page.rows:
                 # A longer prefix of another kind (none today) is that kind's, not this one's.
@@ -417,14 +409,34 @@ class Retention:
                 if keep is not None and keep(partition, row):
                     continue
                 by_partition[partition].append(row)
+            for partition, rows in by_partition.items():
+                for chunk in _chunks(rows, MAX_TRANSACTION_OPS):
+                    allowed = self._budget.take(len(chunk))
+                    removed = self._remove(table, partition, chunk[:allowed])
+                    self._summary.deleted[kind.name] += len(removed)
+                    if allowed < len(chunk):
+                        raise _Spent
+
+        self._each_page(table, condition, params, position, delete, key_prefix)
+
+    def _each_page(
+        self,
+        table: Table,
+        condition: str,
+        params: Mapping[str, Value],
+        position: str | None,
+        handle: Callable[[ScanPage], None],
+        key_prefix: str | None = None,
+    ) -> None:
+        """Hands each page the query finds, from `position`, to `handle`. A handler that runs
+        out of budget (_Spent) pauses at its page's start, which the next run reads again and
+        finds only what is left of; out of time between pages pauses at the next page."""
+        while True:
+            page = table.scan(
+                condition, params, key_prefix=key_prefix, limit=PAGE_ROWS, continuation=position
+            )
             try:
-                for partition, rows in by_partition.items():
-                    for chunk in _chunks(rows, MAX_TRANSACTION_OPS):
-                        allowed = self._budget.take(len(chunk))
-                        removed = self._remove(table, partition, chunk[:allowed])
-                        self._summary.deleted[kind.name] += len(removed)
-                        if allowed < len(chunk):
-                            raise _Spent
+                handle(page)
             except _Spent:
                 raise _Paused(position) from None
             if not page.continuation:
