@@ -39,6 +39,7 @@ from shared.json_body import parse_json
 from shared.money.errors import EntryIdReused, LedgerBusy
 from shared.privacy.errors import CallInProgress, TooManyExports
 from shared.storage.errors import BadContinuation, StorageUnavailable
+from shared.storage.round_trips import ROUND_TRIPS_HEADER, RoundTrips, counting
 from shared.telephony.errors import SignatureInvalid
 
 if TYPE_CHECKING:
@@ -169,7 +170,7 @@ def endpoint_within(seconds: float) -> Callable[[Handler], Handler]:
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
         def wrapper(req: func.HttpRequest) -> func.HttpResponse:
-            with _request_invocation(handler, req) as traced:
+            with _request_invocation(handler, req) as traced, counting() as storage:
                 try:
                     with deadline(seconds):
                         response = handler(req)
@@ -177,11 +178,18 @@ def endpoint_within(seconds: float) -> Callable[[Handler], Handler]:
                     traced.failed(error)
                     response = problem_for(error)
                 traced.answered(response.status_code)
-                return response
+                return _with_round_trips(response, storage)
 
         return wrapper
 
     return wrap
+
+
+def _with_round_trips(response: func.HttpResponse, storage: RoundTrips) -> func.HttpResponse:
+    # Counts only, nothing about what was read: lets anyone who runs the app (and the tests,
+    # from outside) see what a request cost in storage, in production as on loopback.
+    response.headers[ROUND_TRIPS_HEADER] = f"{storage.rounds}; requests={storage.requests}"
+    return response
 
 
 def page(handler: Handler) -> Handler:
@@ -190,14 +198,14 @@ def page(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     def wrapper(req: func.HttpRequest) -> func.HttpResponse:
-        with _request_invocation(handler, req) as traced:
+        with _request_invocation(handler, req) as traced, counting() as storage:
             try:
                 response = handler(req)
             except Exception as error:
                 traced.failed(error)
                 raise
             traced.answered(response.status_code)
-            return response
+            return _with_round_trips(response, storage)
 
     return wrapper
 

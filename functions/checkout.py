@@ -14,7 +14,7 @@ from functions._edge import (
     services,
     text_field,
 )
-from shared.errors import InvalidInput, NotSignedIn
+from shared.errors import InvalidInput
 from shared.money.micros import format_micros, minor_to_micros
 
 bp = func.Blueprint()
@@ -30,10 +30,7 @@ def start_checkout(req: func.HttpRequest) -> func.HttpResponse:
     nonce = data.get("nonce")
     if nonce is not None and not isinstance(nonce, str):
         raise InvalidInput("The field 'nonce' must be a string.")
-    deps = services()
-    if deps.accounts.profile(session.user_id) is None:
-        raise NotSignedIn("This account no longer exists; sign in again.")
-    checkout = deps.payments.start_checkout(session.user_id, pack, nonce)
+    checkout = services().payments.start_checkout(session.user_id, pack, nonce)
     return json_response({"url": checkout.url, "session_id": checkout.id})
 
 

@@ -57,7 +57,7 @@ from shared.credit.stripe_events import (
     StripeEvent,
     interpret,
 )
-from shared.errors import NotFound
+from shared.errors import NotFound, NotSignedIn
 from shared.money.ledger import FLAG_ACCOUNT_CLOSING, FLAG_PAYMENT_DISPUTED, Ledger
 from shared.storage.errors import RowExists
 from shared.storage.keys import checkout_key, is_valid_entry_id
@@ -109,7 +109,10 @@ class Payments:
     def start_checkout(self, user_id: str, pack_id: str, nonce: str | None) -> CheckoutSession:
         pack = offered_pack(self.packs, pack_id)
         check_nonce(nonce)
-        flags = self.ledger.balance(user_id).flags
+        account = self._book.read_account(user_id, ())
+        if account.profile is None:
+            raise NotSignedIn("This account no longer exists; sign in again.")
+        flags = account.balance.flags
         if FLAG_ACCOUNT_CLOSING in flags:
             raise PurchasesPaused("This account is being deleted; it can buy no more credit.")
         if FLAG_PAYMENT_DISPUTED in flags:

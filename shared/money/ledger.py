@@ -157,15 +157,23 @@ class Ledger:
         *,
         also: ExtraOps = (),
         flags: Callable[[frozenset[str]], frozenset[str]] | None = None,
+        read: Balance | None = None,
     ) -> PostResult:
-        """Apply the entry once. `flags` may change the account's flags in the same write."""
+        """Apply the entry once. `flags` may change the account's flags in the same write.
+
+        `read` is the balance as the caller just read it (with the other rows its decision
+        needed, in one round trip): the first attempt writes on it rather than reading it
+        again, and a stale one costs what any lost race costs, one more attempt.
+        """
         _check_amount(amount_micros)
 
         def decide(current: Balance) -> tuple[int, Sequence[Op]]:
             return amount_micros, list(also(current) if callable(also) else also)
 
         with deadline.holding(self._lock(user_id)):
-            return self._post(user_id, entry_id, kind, details, decide, flags, look_first=False)
+            return self._post(
+                user_id, entry_id, kind, details, decide, flags, look_first=False, read=read
+            )
 
     def post_planned(
         self,
@@ -206,6 +214,7 @@ class Ledger:
         decide: Decide,
         flags: Callable[[frozenset[str]], frozenset[str]] | None,
         look_first: bool,
+        read: Balance | None = None,
     ) -> PostResult:
         key = ledger_key(entry_id)
         for attempt in range(self.max_attempts):
@@ -213,7 +222,7 @@ class Ledger:
                 existing = self.accounts.get(user_id, key)
                 if existing is not None:
                     return PostResult(PostStatus.ALREADY_APPLIED, _same_kind(existing, kind))
-            current = self.balance(user_id)
+            current = read if read is not None and attempt == 0 else self.balance(user_id)
             amount_micros, extra = decide(current)
             entry = LedgerEntry(
                 entry_id=entry_id,

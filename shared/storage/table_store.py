@@ -33,6 +33,7 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 from azure.core.pipeline import PipelineRequest
+from azure.core.pipeline.policies import RetryPolicy
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import (
     EdmType,
@@ -45,6 +46,7 @@ from azure.data.tables import (
 from requests.adapters import HTTPAdapter
 
 from shared import deadline
+from shared.storage import round_trips
 from shared.storage.errors import (
     BadContinuation,
     RowChanged,
@@ -111,10 +113,13 @@ class Table:
             found = [self.get(partition, key) for key in wanted]
         else:
             contexts = [contextvars.copy_context() for _ in wanted]
+            round_trips.start_round()
             with ThreadPoolExecutor(min(PARALLEL_READS, len(wanted))) as pool:
                 found = list(
                     pool.map(
-                        lambda context, key: context.run(self.get, partition, key),
+                        lambda context, key: context.run(
+                            round_trips.in_round, self.get, partition, key
+                        ),
                         contexts,
                         wanted,
                     )
@@ -291,6 +296,15 @@ class TableStore:
             retry_backoff_factor=0.2,
             raw_request_hook=_within_deadline,
         )
+        # Every table client is built from the service's policy list (get_table_client), which
+        # the SDK takes no extra policies for: the counter goes in after its retry policy, so
+        # that each attempt counts as the round trip it is.
+        policies = self._service._policies
+        after_retry = next(
+            (i + 1 for i, policy in enumerate(policies) if isinstance(policy, RetryPolicy)),
+            len(policies),
+        )
+        policies.insert(after_retry, round_trips.CountingPolicy())
         self._write_check = write_check
         self._tables: dict[str, Table] = {}
         self._lock = threading.Lock()
