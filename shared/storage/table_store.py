@@ -44,6 +44,7 @@ from azure.data.tables import (
     UpdateMode,
 )
 from requests.adapters import HTTPAdapter
+from requests.utils import get_environ_proxies
 
 from shared import deadline
 from shared.storage import round_trips
@@ -75,9 +76,11 @@ WriteCheck = Callable[[str, Op], None]
 # long a dead or stalled store can hold a request (the request's deadline bounds the sum).
 CONNECT_TIMEOUT_SECONDS = 2.0
 READ_TIMEOUT_SECONDS = 5.0
-# Point reads of one request in flight at once (get_many): each is a round trip of its own,
-# and the pool of connections (pool_maxsize below) has room for several requests' worth.
-PARALLEL_READS = 8
+# Threads that send the point reads of get_many, shared by every request of the process:
+# started once, not per read (starting a thread costs more than a loopback round trip), and
+# enough for 16 requests reading three rows each at once. The pool of connections
+# (pool_maxsize below) has room for them and for each request thread's own.
+READER_THREADS = 32
 # Continuation tokens we hand out are a few hundred characters; anything far longer is not
 # ours, and Table Storage would refuse the header (431) rather than answer.
 MAX_CONTINUATION_CHARS = 2048
@@ -91,6 +94,8 @@ class Table:
     name: str
     # Called with (table, op) before every write: the privacy registry's guard, from bootstrap.
     write_check: WriteCheck | None = None
+    # Sends the point reads of get_many (TableStore's, shared by its tables).
+    readers: ThreadPoolExecutor | None = field(default=None, repr=False)
     _ready: bool = field(default=False, repr=False)
 
     def get(self, partition: str, key: str) -> Row | None:
@@ -102,28 +107,28 @@ class Table:
 
     def get_many(self, partition: str, keys: Iterable[str]) -> dict[str, Row]:
         """The rows of one partition that exist under these keys, by key: one point read per
-        key (the cheapest read Table Storage has), up to PARALLEL_READS of them at once.
+        key (the cheapest read Table Storage has), all sent at once, so one round trip.
 
         Not one query: Table Storage answers a filter of RowKeys joined by `or` with a scan
         of the whole partition. Each read runs in a copy of the caller's context, so the
         request's deadline bounds it as it bounds every other round trip.
         """
         wanted = list(dict.fromkeys(keys))
-        if len(wanted) <= 1:
+        if len(wanted) <= 1 or self.readers is None:
             found = [self.get(partition, key) for key in wanted]
         else:
-            contexts = [contextvars.copy_context() for _ in wanted]
             round_trips.start_round()
-            with ThreadPoolExecutor(min(PARALLEL_READS, len(wanted))) as pool:
-                found = list(
-                    pool.map(
-                        lambda context, key: context.run(
-                            round_trips.in_round, self.get, partition, key
-                        ),
-                        contexts,
-                        wanted,
-                    )
+            others = [
+                self.readers.submit(
+                    contextvars.copy_context().run, round_trips.in_round, self.get, partition, key
                 )
+                for key in wanted[1:]
+            ]
+            # The first on this thread, which would otherwise only wait for the others.
+            first = contextvars.copy_context().run(
+                round_trips.in_round, self.get, partition, wanted[0]
+            )
+            found = [first, *(other.result() for other in others)]
         return {row.key: row for row in found if row is not None}
 
     def commit(self, partition: str, ops: Sequence[Op]) -> None:
@@ -278,6 +283,10 @@ class TableStore:
         # Few, quick retries: a webhook caller retries on our 503 anyway, and a health check
         # must answer while storage is down rather than hang in back-off.
         http = requests.Session()
+        # Not from the environment on every round trip: requests would otherwise scan all of
+        # it for proxy variables, and look for ~/.netrc, before each one (a third of this
+        # module's CPU time in a webhook). The proxies are read once, below.
+        http.trust_env = False
         # One pooled connection per concurrent request thread, so none is thrown away.
         http.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=64))
         http.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=64))
@@ -305,7 +314,10 @@ class TableStore:
             len(policies),
         )
         policies.insert(after_retry, round_trips.CountingPolicy())
+        # The proxy variables (HTTPS_PROXY, NO_PROXY…) as they apply to this account's endpoint.
+        http.proxies = get_environ_proxies(self._service.url)
         self._write_check = write_check
+        self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="table-read")
         self._tables: dict[str, Table] = {}
         self._lock = threading.Lock()
 
@@ -314,7 +326,9 @@ class TableStore:
             table = self._tables.get(name)
             if table is None:
                 _call(lambda: self._service.create_table_if_not_exists(name))
-                table = Table(self._service.get_table_client(name), name, self._write_check)
+                table = Table(
+                    self._service.get_table_client(name), name, self._write_check, self._readers
+                )
                 self._tables[name] = table
             return table
 
