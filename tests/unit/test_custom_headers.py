@@ -63,7 +63,9 @@ def test_missing_headers_are_added() -> None:
 
 def test_a_header_the_function_set_wins_whatever_its_case_and_is_sent_once() -> None:
     custom = CustomHeaders((("Cache-Control", "no-store"), ("Referrer-Policy", "same-origin")))
-    original = response(("cache-control", "public, max-age=300"), ("REFERRER-POLICY", "no-referrer"))
+    original = response(
+        ("cache-control", "public, max-age=300"), ("REFERRER-POLICY", "no-referrer")
+    )
     answered = custom.apply(original)
     assert answered.headers == original.headers
     assert answered is not original
