@@ -261,6 +261,8 @@ def _make_handler(server: LocalServer, client_timeout: float) -> type[BaseHTTPRe
             except Exception:
                 logger.exception("Local host failed on %s %s", self.command, self.path)
                 response = problem_response(500, "Internal error", "The local host failed.")
+                if server.functions.owns(request.path):
+                    response = server.functions.custom_headers.apply(response)
             self._send(response)
 
         def _read_body(self) -> bytes | None:
