@@ -1,0 +1,51 @@
+"""Whom a request comes from, as the per-address limits count it: an address from the
+X-Forwarded-For header, chosen so that a client cannot choose it.
+
+Azure's front ends append to X-Forwarded-For the address of the peer they accepted the
+connection from; whatever a client sent in the header stays on the left, so the left-most
+entry is the client's to choose, and any limit keyed on it is evaded by changing it. Behind a
+Static Web Apps linked backend the list ends with an internal hop of Azure's own (a private
+fd00:: address, e.g. "8.23.191.142:52987, [fd00::d63d:…]:64909", reported in
+https://github.com/geoffrich/svelte-adapter-azure-swa/pull/71), and Front Door documents that
+it appends the client's address it saw (learn.microsoft.com/azure/frontdoor/
+front-door-http-headers-protocol: X-Forwarded-For, X-Azure-SocketIP). So the address counted
+is the right-most public one: the first that Azure's own infrastructure did not add. The
+local host appends the TCP peer's address the same way (127.0.0.1 in tests: with no public
+entry, the right-most entry is used).
+
+An IPv6 client is counted by its /64: one household or phone is given a whole /64, and
+counting single addresses would let it walk through 2**64 of them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+# Counted together: requests whose header is missing or holds no address at all.
+UNKNOWN = "unknown"
+
+
+def client_address(forwarded_for: str | None) -> str:
+    """The key that per-address limits count this request under (never logged)."""
+    addresses = [a for a in (_address(part) for part in (forwarded_for or "").split(",")) if a]
+    if not addresses:
+        return UNKNOWN
+    chosen = next((a for a in reversed(addresses) if a.is_global), addresses[-1])
+    if chosen.version == 6:
+        return str(ipaddress.ip_network(f"{chosen}/64", strict=False))
+    return str(chosen)
+
+
+def _address(entry: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = entry.strip()
+    if text.startswith("["):  # [v6]:port
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:  # v4:port
+        text = text.partition(":")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
