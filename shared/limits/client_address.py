@@ -9,9 +9,11 @@ fd00:: address, e.g. "8.23.191.142:52987, [fd00::d63d:…]:64909", reported in
 https://github.com/geoffrich/svelte-adapter-azure-swa/pull/71), and Front Door documents that
 it appends the client's address it saw (learn.microsoft.com/azure/frontdoor/
 front-door-http-headers-protocol: X-Forwarded-For, X-Azure-SocketIP). So the address counted
-is the right-most one outside private ranges: the first that Azure's own network did not add. The
-local host appends the TCP peer's address the same way (127.0.0.1 in tests: with nothing
-but internal entries, the right-most is used).
+is the right-most one outside private ranges: the first that Azure's own network did not
+add. The local host appends the TCP peer's address the same way (127.0.0.1 in tests: with
+nothing but internal entries, the right-most is used). X-Azure-ClientIP and X-Client-IP are
+not used: Front Door documents that a client can overwrite the client IP it reports, and
+App Service sets neither in every set-up.
 
 An IPv6 client is counted by its /64: one household or phone is given a whole /64, and
 counting single addresses would let it walk through 2**64 of them.

@@ -326,3 +326,18 @@ def test_sign_ins_past_the_per_address_limit_are_429(limited: LocalHost) -> None
     )
     assert_limited(refused, "sign-in attempts from your network")
     Browser(limited.base_url).sign_in()  # another address signs in
+
+
+def test_the_sign_in_routes_past_the_per_address_limit_answer_a_page_saying_so(
+    limited: LocalHost,
+) -> None:
+    browser = Browser(limited.base_url)
+    # Not set up in this sandbox (no AUTH_CLIENT_ID): a page, but counted all the same.
+    assert browser.get("/api/auth/login", allow_redirects=False).status_code == 404
+    assert browser.get("/api/auth/callback", allow_redirects=False).status_code != 429
+    page = browser.get("/api/auth/login", allow_redirects=False)
+    assert page.status_code == 429
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert page.headers["Retry-After"].isdigit()
+    assert "Too many sign-in attempts" in page.text
+    assert "sign-in attempts from your network: at most 2 in an hour" in page.text
