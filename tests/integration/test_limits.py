@@ -106,7 +106,7 @@ def assert_limited(response: requests.Response, words: str) -> dict[str, Any]:
     wait = response.headers["Retry-After"]
     assert wait.isdigit()
     assert 1 <= int(wait) <= 3600
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert words in body["detail"], body
     assert body["status"] == 429
     return body
