@@ -351,9 +351,9 @@ class _Reader:
         except AmountError:
             micros = 0
         if not 0 < micros <= MAX_PACK_MICROS:
+            example = format_micros(default_micros, currency).removesuffix(f" {currency}")
             self.complain(
-                f"The setting {name} must be a positive amount of {currency}, like "
-                f"{format_micros(default_micros, currency)}."
+                f"The setting {name} must be a positive amount of {currency}, like {example}."
             )
             return default_micros
         return micros
