@@ -14,9 +14,10 @@ import requests
 
 from local_host.azurite import Azurite
 from shared.limits.velocity import Velocity
-from shared.money.ledger import Ledger
+from shared.money.ledger import HAS_PURCHASED, EntryKind, Ledger
 from shared.storage.keys import ACCOUNTS_TABLE, BALANCE_KEY
-from shared.storage.table_store import TableStore
+from shared.storage.rows import Replace
+from shared.storage.table_store import Table, TableStore
 from tests.conftest import Client, StripeWebhooks
 from tests.integration.test_calling import (
     FRANCE,
@@ -341,3 +342,22 @@ def test_the_sign_in_routes_past_the_per_address_limit_answer_a_page_saying_so(
     assert page.headers["Retry-After"].isdigit()
     assert "Too many sign-in attempts" in page.text
     assert "sign-in attempts from your network: at most 2 in an hour" in page.text
+
+
+def test_every_ledger_write_carries_the_balance_rows_other_fields_through(
+    fresh_table: Table,
+) -> None:
+    ledger = Ledger(fresh_table)
+    user = "u-" + uuid.uuid4().hex
+    ledger.post(user, "adj-1", 1_000_000, EntryKind.ADJUSTMENT)
+    row = fresh_table.get(user, BALANCE_KEY)
+    assert row is not None
+    counters = {"calls_this_hour": 7, "velocity_hour": "2026120210"}
+    fresh_table.commit(user, [Replace(BALANCE_KEY, {**row.data, **counters}, row.etag)])
+    ledger.post(user, "pay-1", 5_000_000, EntryKind.CREDIT_PURCHASE)
+    ledger.set_flags(user, lambda flags: flags | {"payment_disputed"})
+    ledger.post(user, "CA-1", -100_000, EntryKind.CALL_CHARGE)
+    balance = ledger.balance(user)
+    assert balance.micros == 5_900_000
+    assert balance.flags == {"payment_disputed"}
+    assert balance.extra == {**counters, HAS_PURCHASED: True}
