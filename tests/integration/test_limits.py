@@ -5,6 +5,7 @@ money are counted on the balance row, so two hosts on one Azurite count them tog
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -62,10 +63,15 @@ def second(azurite: Azurite) -> Iterator[LocalHost]:
     server.stop()
 
 
+_ADDRESSES = itertools.count()
+
+
 def an_address() -> str:
-    """A client address of its own (the documentation ranges, 2 x 254 of them)."""
-    number = uuid.uuid4().int
-    return f"{('198.51.100', '203.0.113')[number % 2]}.{number // 2 % 254 + 1}"
+    """A client address no other client of this run has (the documentation ranges), so that
+    the limits per address of one test never meet another's."""
+    number = next(_ADDRESSES)
+    assert number < 2 * 254, "out of documentation addresses"
+    return f"{('198.51.100', '203.0.113')[number // 254]}.{number % 254 + 1}"
 
 
 class Browser(Client):
@@ -275,18 +281,25 @@ def test_token_mints_past_the_per_user_limit_are_429(
     assert_limited(ivan.client.post("/api/token"), "calling tokens from your account")
 
 
-def test_per_address_limits_count_each_client_address_apart(limited: LocalHost) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "words"),
+    [
+        ("POST", "/api/token", "calling tokens from your network"),
+        ("GET", "/api/rates?to=%2B442079460018", "price look-ups from your network"),
+        ("POST", "/api/checkout", "purchases started from your network"),
+    ],
+)
+def test_per_address_limits_count_each_client_address_apart(
+    limited: LocalHost, method: str, path: str, words: str
+) -> None:
     address, other = an_address(), "192.0.2.77"
     client = Client(limited.base_url)  # its requests name their address themselves
     for _ in range(4):  # counted before the session is asked for: these are 401s
-        response = client.post("/api/token", headers=from_address(address))
-        assert response.status_code == 401
-    assert_limited(
-        client.post("/api/token", headers=from_address(address)), "calling tokens from your network"
-    )
-    assert client.post("/api/token", headers=from_address(other)).status_code == 401
+        assert client.request(method, path, headers=from_address(address)).status_code == 401
+    assert_limited(client.request(method, path, headers=from_address(address)), words)
+    assert client.request(method, path, headers=from_address(other)).status_code == 401
     # A client cannot take another address by sending one: Azure's entry is on the right.
-    spoofed = client.post("/api/token", headers=from_address(f"203.0.113.9, {address}"))
+    spoofed = client.request(method, path, headers=from_address(f"{an_address()}, {address}"))
     assert spoofed.status_code == 429
 
 
