@@ -6,10 +6,10 @@ Placing a call is one transaction: the call row, the hold, its history row, and 
 row rewritten with If-Match (unchanged but for the call velocity counted on it: calls this
 hour, numbers and spend today, shared.limits.velocity), so that the time limit was computed
 from the balance as it still is when the call is recorded (a refund landing meanwhile makes it
-re-read). The call
-goes into the open-calls index (calling.open_calls) just before, and leaves it after it is
-settled (shared.calling.settling). A retried voice webhook is answered with the call its first
-delivery placed; a hold that outlived its call for hours gives way to a new call.
+re-read). The call goes into the open-calls index (calling.open_calls) just before, and leaves
+it after it is settled (shared.calling.settling). A retried voice webhook is answered with the
+call its first delivery placed; a hold that outlived its call for hours gives way to a new
+call.
 
 The method that places is long because one loop handles every way the transaction can fail,
 each on the row it failed on, so that the usual call costs one read and two writes.
