@@ -36,6 +36,7 @@ from shared.deadline import REQUEST_DEADLINE_SECONDS, DeadlinePassed, deadline
 from shared.errors import Forbidden, InvalidInput, NotFound, NotSignedIn
 from shared.identity.errors import InvalidEmail, ReauthRequired
 from shared.json_body import parse_json
+from shared.limits.errors import LimitReached
 from shared.money.errors import EntryIdReused, LedgerBusy
 from shared.privacy.errors import CallInProgress, TooManyExports
 from shared.storage.errors import BadContinuation, StorageUnavailable
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from shared.identity.sessions import Session
+    from shared.limits.requests import Action
     from shared.telemetry.startup import Invocation
 
 logger = logging.getLogger("ownnumber")
@@ -75,6 +77,7 @@ _PROBLEMS: tuple[tuple[type[Exception], int, str], ...] = (
     (CallInProgress, 409, "Call in progress"),
     (TooManyAttempts, 429, "Too many attempts"),
     (TooManyExports, 429, "Too many exports"),
+    (LimitReached, 429, "Too many requests"),
     (PaymentProviderRefused, 502, "Payment provider refused"),
     (PaymentProviderUnavailable, 503, "Payment provider unavailable"),
     (CallerIdProviderUnavailable, 503, "Telephone provider unavailable"),
@@ -139,7 +142,7 @@ def problem_for(error: Exception) -> func.HttpResponse:
                 return problem(status, title, _server_sentence(error, title))
             retry_after = (
                 error.retry_after_seconds
-                if isinstance(error, TooManyAttempts | TooManyExports)
+                if isinstance(error, TooManyAttempts | TooManyExports | LimitReached)
                 else None
             )
             return problem(status, title, str(error) or title, _CODES.get(kind), retry_after)
@@ -271,6 +274,25 @@ def int_param(req: func.HttpRequest, name: str, default: int, low: int, high: in
     if not low <= value <= high:
         raise InvalidInput(f"The parameter {name!r} must be between {low} and {high}.")
     return value
+
+
+def client_address(req: func.HttpRequest) -> str:
+    """Whom the per-address limits count this request as (shared.limits.client_address says
+    which X-Forwarded-For entry, and why that one). Never log it."""
+    from shared.limits.client_address import client_address as address_of
+
+    return address_of(req.headers.get("x-forwarded-for"))
+
+
+def limit_address(req: func.HttpRequest, action: Action) -> None:
+    """Counts this request against the per-instance limit of its client address: raises
+    LimitReached (429) past it. In memory: no round trip."""
+    services().request_limits.check_address(action, client_address(req))
+
+
+def limit_user(user_id: str, action: Action) -> None:
+    """Counts this request against the account's per-instance limit (if `action` has one)."""
+    services().request_limits.check_user(action, user_id)
 
 
 def cookie_name() -> str:

@@ -8,6 +8,7 @@ import azure.functions as func
 from functions._edge import (
     endpoint,
     json_response,
+    limit_address,
     read_json,
     require_same_origin,
     require_session,
@@ -23,7 +24,10 @@ bp = func.Blueprint()
 @bp.route(route="checkout", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint
 def start_checkout(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.limits.requests import Action
+
     require_same_origin(req)
+    limit_address(req, Action.CHECKOUT)
     session = require_session(req)
     data = read_json(req)
     pack = text_field(data, "pack", 20)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from shared.calling.lifecycle import CallRecord, Outcome, StatusReport, Step, apply_report
 from shared.calling.open_calls import OpenCalls
+from shared.limits import velocity
 from shared.money.ledger import Balance, EntryKind, Ledger, PostStatus
 from shared.storage.keys import HOLD_KEY, call_key
 from shared.storage.rows import Op, Remove, Replace, Row
@@ -97,6 +98,14 @@ class Settling:
                 _charge_details(settled),
                 also=settlement_ops,
                 read=beside.balance if beside is not None else None,
+                # The day's spend counted the call's maximum when it was placed: give back the
+                # part it did not cost, in the balance write this post makes anyway.
+                extra=lambda fields: velocity.settle(
+                    fields,
+                    settled.rate.charge(settled.max_seconds),
+                    settled.charge_micros,
+                    settled.started_at,
+                ),
             )
             if posted.status is PostStatus.ALREADY_APPLIED:
                 return False
