@@ -22,6 +22,7 @@ STRING: Schema = {"type": "string"}
 NULLABLE_STRING: Schema = {"type": ["string", "null"]}
 INTEGER: Schema = {"type": "integer"}
 BOOLEAN: Schema = {"type": "boolean"}
+EMAIL: Schema = {"type": "string", "format": "email"}
 TIME: Schema = {"type": "string", "format": "date-time"}
 NULLABLE_TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
 # An amount written out for people, "-0.01875 USD": the micros beside it are the figure.
@@ -102,7 +103,7 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "MeCorrection": {
-        **closed({"name": STRING, "email": STRING}, optional=("name", "email")),
+        **closed({"name": STRING, "email": EMAIL}, optional=("name", "email")),
         "minProperties": 1,
     },
     "DeletionConfirmation": closed(
@@ -396,7 +397,7 @@ SCHEMAS: dict[str, Schema] = {
     "SignedOutEverywhere": closed(
         {"signed_in": {"const": False}, "sessions_ended": {"type": "integer", "minimum": 0}}
     ),
-    "DevLogin": closed({"email": {**STRING, "maxLength": 320}}),
+    "DevLogin": closed({"email": {**EMAIL, "maxLength": 320}}),
     "DevSignedIn": closed({"user_id": STRING, "email": STRING}),
     "CallerId": CALLER_ID_VIEW,
     "CallerIdRequest": closed({"number": {**STRING, "maxLength": 64}}),

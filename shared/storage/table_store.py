@@ -188,6 +188,10 @@ class Table:
     ) -> Page:
         """Rows of one partition whose key starts with prefix, in key order, one page."""
         token = _decode_token(continuation) if continuation else None
+        if token is not None and token.get("PartitionKey") != partition:
+            # A page of one partition continues in it: a token of another (another user's
+            # list) would restart this one somewhere arbitrary, so it is refused.
+            raise BadContinuation("The continuation token is not one this API gave out.")
         pages = self.client.query_entities(
             "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
             parameters={"pk": partition, "lo": prefix, "hi": _prefix_end(prefix)},
