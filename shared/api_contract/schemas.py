@@ -103,7 +103,10 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "MeCorrection": {
-        **closed({"name": STRING, "email": EMAIL}, optional=("name", "email")),
+        **closed(
+            {"name": {"type": "string", "minLength": 1, "maxLength": 100}, "email": EMAIL},
+            optional=("name", "email"),
+        ),
         "minProperties": 1,
     },
     "DeletionConfirmation": closed(
@@ -214,7 +217,11 @@ SCHEMAS: dict[str, Schema] = {
     "CheckoutRequest": closed(
         {
             "pack": {**STRING, "minLength": 1, "maxLength": 20, "description": "A pack id."},
-            "nonce": {**STRING, "description": "The same nonce makes the same Checkout."},
+            "nonce": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9_-]{8,64}$",
+                "description": "Made once per page view: its requests share one Checkout.",
+            },
         },
         optional=("nonce",),
     ),
