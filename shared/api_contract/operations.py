@@ -472,6 +472,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "The dialled leg's status callbacks; the final one settles the call once.",
         Access.TWILIO,
         {200: TWIML_EMPTY},
+        problems={409: "A settlement reusing an applied charge's id with another amount."},
         parameters=(
             query("user", STRING, NOT_A_CALL_OF_OURS, True),
             query("call", STRING, "The parent CallSid. " + NOT_A_CALL_OF_OURS, True),
@@ -486,6 +487,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "The <Dial action> request: settles a dial that failed before any status callback.",
         Access.TWILIO,
         {200: Answer("`<Hangup/>`.", {"type": "string"}, "text/xml")},
+        problems={409: "A settlement reusing an applied charge's id with another amount."},
         parameters=(
             query("user", STRING, NOT_A_CALL_OF_OURS, True),
             query("call", STRING, "The parent CallSid. " + NOT_A_CALL_OF_OURS, True),
@@ -514,6 +516,10 @@ OPERATIONS: tuple[Operation, ...] = (
         "Stripe's signed events, applied to the ledger exactly once.",
         Access.STRIPE,
         {200: json("Received.", "StripeReceipt")},
+        problems={
+            400: "A signed event with a figure Stripe never sends; nothing changes.",
+            409: "An event reusing the id of an applied one with another amount.",
+        },
         body=Body(ref("StripeEvent")),
         webhook="stripeEvent",
     ),
