@@ -139,6 +139,11 @@ def continuation_of_b_is_refused(path: str, attribute: str) -> Callable[[World],
         # Bound to the list it was given for: another user's is not one this API gave A.
         assert response.status_code == 400, response.text
         assert "continuation" in response.json()["detail"]
+        # While for B it continues B's list: refusing every token would pass the above too.
+        own = world.b.client.get(path, params={"limit": 1, "continuation": token})
+        assert own.status_code == 200, own.text
+        first = world.b.client.get(path, params={"limit": 1}).json()
+        assert own.json() != first
 
     return check
 
