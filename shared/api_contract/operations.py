@@ -91,6 +91,12 @@ CONTINUATION = query(
 TWIML = Answer("TwiML for Twilio.", {"type": "string"}, "text/xml")
 TWIML_EMPTY = Answer("`<Response/>`: nothing more to do.", {"type": "string"}, "text/xml")
 HTML_PAGE = Answer("A page saying what happened, with a link to try again.", STRING, "text/html")
+HTML_RETRY_PAGE = Answer(
+    "A page saying the service is unavailable, with a link to try again.",
+    STRING,
+    "text/html",
+    ("Retry-After",),
+)
 NOT_A_CALL_OF_OURS = (
     "Signed by Twilio with the rest of the URL: who and which call this is about, put there by "
     "/api/voice. A forged combination fails the signature."
@@ -165,7 +171,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 "Sign-in through Entra is not configured (the sandbox).", STRING, "text/html"
             ),
             500: HTML_PAGE,
-            503: HTML_PAGE,
+            503: HTML_RETRY_PAGE,
         },
         parameters=(
             query("returnTo", STRING, "A path of this site to come back to."),
@@ -188,7 +194,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 "Sign-in through Entra is not configured (the sandbox).", STRING, "text/html"
             ),
             500: HTML_PAGE,
-            503: HTML_PAGE,
+            503: HTML_RETRY_PAGE,
         },
         parameters=(
             query("code", STRING, "The provider's authorization code."),

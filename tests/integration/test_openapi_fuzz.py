@@ -76,7 +76,11 @@ def _cases() -> list[Any]:
 
 @pytest.fixture(scope="module")
 def schema(host: LocalHost) -> schemathesis.BaseSchema:
-    return schemathesis.openapi.from_url(f"{host.base_url}/api/openapi.json", timeout=30)
+    loaded = schemathesis.openapi.from_url(f"{host.base_url}/api/openapi.json", timeout=30)
+    # The operations are listed from the document built here, at collection, before any host
+    # runs: the served one must be that same document.
+    assert loaded.raw_schema == openapi_document()
+    return loaded
 
 
 def sign_in(base_url: str) -> str:
