@@ -214,7 +214,11 @@ OPERATIONS: tuple[Operation, ...] = (
                 "Signed in; the session cookie is set.", "DevSignedIn", headers=("Set-Cookie",)
             )
         },
-        problems={400: "A bad email or body.", 404: "Not the sandbox."},
+        problems={
+            400: "A bad email or body.",
+            404: "Not the sandbox.",
+            429: "Too many sign-ins; retry after `Retry-After` seconds.",
+        },
         changes_state=True,
         body=Body(ref("DevLogin")),
     ),
