@@ -197,7 +197,7 @@ class Table:
         self, partition: str, prefix: str, limit: int, continuation: str | None = None
     ) -> Page:
         """Rows of one partition whose key starts with prefix, in key order, one page."""
-        token = _decode_token(continuation) if continuation else None
+        token = _partition_token(continuation, partition) if continuation else None
         pages = self.client.query_entities(
             "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
             parameters={"pk": partition, "lo": prefix, "hi": _prefix_end(prefix)},
@@ -208,7 +208,8 @@ class Table:
             rows = [_row(entity) for entity in next(pages, [])]
             # The pager sets continuation_token as it goes; its type hints do not declare it.
             next_token = pages.continuation_token  # type: ignore[attr-defined]
-            return Page(rows, _encode_token(next_token) if next_token else None)
+            bound = {_TOKEN_PARTITION: partition, _TOKEN_NEXT: next_token}
+            return Page(rows, _encode_token(bound) if next_token else None)
 
         return _call(first_page)
 
@@ -437,6 +438,20 @@ def _prefix_end(prefix: str) -> str:
 def _encode_token(token: Any) -> str:
     raw = json.dumps(token, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+# A page's continuation names the partition it continues (the service's own token holds it
+# only in a form of the service's choosing), so that it continues nothing else: another
+# user's token would restart this user's list somewhere arbitrary.
+_TOKEN_PARTITION = "p"
+_TOKEN_NEXT = "n"
+
+
+def _partition_token(text: str, partition: str) -> Any:
+    token = _decode_token(text)
+    if token.get(_TOKEN_PARTITION) != partition or not isinstance(token.get(_TOKEN_NEXT), dict):
+        raise BadContinuation("The continuation token is not one this API gave out.")
+    return token[_TOKEN_NEXT]
 
 
 def _decode_token(text: str) -> Any:

@@ -1,10 +1,11 @@
-"""What the table store promises about conditional writes, against a real Azurite."""
+"""What the table store promises about conditional writes and pages, against a real
+Azurite."""
 
 from __future__ import annotations
 
 import pytest
 
-from shared.storage.errors import RowChanged
+from shared.storage.errors import BadContinuation, RowChanged
 from shared.storage.rows import Insert, Remove
 from shared.storage.table_store import Table
 
@@ -36,3 +37,17 @@ def test_a_row_changed_since_it_was_read_is_not_removed(fresh_table: Table) -> N
     with pytest.raises(RowChanged):
         fresh_table.commit("p", [Remove("r", etag=row.etag)])
     assert fresh_table.get("p", "r") is not None
+
+
+def test_a_pages_continuation_continues_its_own_partition_and_no_other(
+    fresh_table: Table,
+) -> None:
+    for partition in ("alice", "bob"):
+        fresh_table.commit(partition, [Insert(f"r{n}", {"n": n}) for n in range(3)])
+    first = fresh_table.page("bob", "r", 2)
+    assert first.continuation is not None
+    rest = fresh_table.page("bob", "r", 2, first.continuation)
+    assert [row.key for row in first.rows + rest.rows] == ["r0", "r1", "r2"]
+    # Bob's token, handed to a listing of Alice's rows, is not one given out for it.
+    with pytest.raises(BadContinuation):
+        fresh_table.page("alice", "r", 2, first.continuation)
