@@ -33,7 +33,7 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 from azure.core.pipeline import PipelineRequest
-from azure.core.pipeline.policies import RetryPolicy
+from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import (
     EdmType,
@@ -314,7 +314,7 @@ class TableStore:
             (i + 1 for i, policy in enumerate(policies) if isinstance(policy, RetryPolicy)),
             len(policies),
         )
-        policies.insert(after_retry, round_trips.CountingPolicy())
+        policies.insert(after_retry, CountingPolicy())
         # The proxy variables (HTTPS_PROXY, NO_PROXY…) as they apply to this account's endpoint.
         http.proxies = get_environ_proxies(self._service.url)
         self._write_check = write_check
@@ -336,6 +336,14 @@ class TableStore:
     def ping(self) -> None:
         """Raises StorageUnavailable unless the table service answers."""
         _call(lambda: next(iter(self._service.list_tables(results_per_page=1)), None))
+
+
+class CountingPolicy(SansIOHTTPPolicy[Any, Any]):
+    """Counts each request the pipeline sends (after its retry policy: every attempt is one)
+    for the incoming request being served (shared.storage.round_trips)."""
+
+    def on_request(self, request: PipelineRequest[Any]) -> None:
+        round_trips.count_request()
 
 
 def _within_deadline(request: PipelineRequest[Any]) -> None:
