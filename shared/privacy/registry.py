@@ -497,8 +497,9 @@ KINDS: tuple[RecordKind, ...] = (
         export_section="balance",
         export_note="Every field.",
         deletion=OnDeletion.PSEUDONYMISE,
-        deletion_note=_ACCOUNTING_NOTE
-        + " The fraud-prevention counters are dropped: the books do not need them.",
+        # The same sentence as the rest of the books, which the deletion summary shows once;
+        # that the counters are dropped is what `pseudonymised` says.
+        deletion_note=_ACCOUNTING_NOTE,
         pseudonymised={
             name: "dropped"
             for name in (

@@ -19,6 +19,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -114,21 +115,28 @@ class Table:
         request's deadline bounds it as it bounds every other round trip.
         """
         wanted = list(dict.fromkeys(keys))
-        if len(wanted) <= 1 or self.readers is None:
+        if len(wanted) <= 1:
             found = [self.get(partition, key) for key in wanted]
         else:
-            round_trips.start_round()
-            others = [
-                self.readers.submit(
-                    contextvars.copy_context().run, round_trips.in_round, self.get, partition, key
+            with ExitStack() as own:
+                # A table built without TableStore's readers (a test's) makes its own.
+                readers = self.readers or own.enter_context(ThreadPoolExecutor(len(wanted) - 1))
+                round_trips.start_round()
+                others = [
+                    readers.submit(
+                        contextvars.copy_context().run,
+                        round_trips.in_round,
+                        self.get,
+                        partition,
+                        key,
+                    )
+                    for key in wanted[1:]
+                ]
+                # The first on this thread, which would otherwise only wait for the others.
+                first = contextvars.copy_context().run(
+                    round_trips.in_round, self.get, partition, wanted[0]
                 )
-                for key in wanted[1:]
-            ]
-            # The first on this thread, which would otherwise only wait for the others.
-            first = contextvars.copy_context().run(
-                round_trips.in_round, self.get, partition, wanted[0]
-            )
-            found = [first, *(other.result() for other in others)]
+                found = [first, *(other.result() for other in others)]
         return {row.key: row for row in found if row is not None}
 
     def commit(self, partition: str, ops: Sequence[Op]) -> None:

@@ -25,7 +25,7 @@ SITE_HEADERS: dict[str, str] = json.loads(
 )["globalHeaders"]
 # Functions that set a cache policy of their own for public data (no session read, nobody's
 # data in them); every other answer under /api is no-store.
-PUBLIC_DATA = {"countries", "privacy_cookies", "privacy_records"}
+PUBLIC_DATA = {"countries", "openapi", "privacy_cookies", "privacy_records"}
 # Headers a response must carry exactly once: a second value would leave the browser to pick.
 ONCE = (
     "X-Content-Type-Options",
