@@ -209,6 +209,16 @@ def run_traffic(
     return Run(plan, users, senders, traffic, workers, outage, time.monotonic() - started)
 
 
+def describe(run: Run) -> str:
+    """What the senders went through, for the log of the run (pytest -s shows it)."""
+    redials = sum(len(sids) for sids in run.traffic.lost_attempts.values())
+    return (
+        f"{run.workers.done} steps in {run.seconds:.1f} s: {len(run.senders.failures)} failed "
+        f"answers ({len(run.outage_failures)} during the outage), "
+        f"{len(run.senders.lost)} Twilio deliveries given up, {redials} calls dialled again"
+    )
+
+
 def assert_failures_were_prompt_503s(run: Run) -> None:
     """Every failed webhook was a 503 with Retry-After in problem+json, within the deadline
     (or, while storage was down, a connection the host never answered: none expected)."""
@@ -251,6 +261,7 @@ def test_azurite_stopped_gracefully_mid_traffic_ends_on_the_exact_totals(site: S
         return restart
 
     run = run_traffic(site, 1301, stop)
+    print(describe(run))
     assert_failures_were_prompt_503s(run)
     assert run.senders.lost, "no Twilio delivery outlasted its retries: reconciliation untested"
     assert_exact_totals(site, run)
@@ -273,6 +284,7 @@ def test_a_store_that_drops_every_connection_mid_traffic_ends_on_the_exact_total
         return back
 
     run = run_traffic(site, 1302, die)
+    print(describe(run))
     assert_failures_were_prompt_503s(run)
     assert_exact_totals(site, run)
 
@@ -299,6 +311,7 @@ def test_azurite_killed_mid_traffic_leaves_consistent_books(site: Site) -> None:
         wait_for(lambda: site.health() == 200, 30, "the host seeing storage again")
 
     run = run_traffic(site, 1303, kill, prepared=save, strict=False)
+    print(describe(run))
     accounts = site.store.table(ACCOUNTS_TABLE)
     ledger = Ledger(accounts)
     lost_money = held_open = 0
@@ -364,6 +377,7 @@ def test_stripe_failing_while_refunds_come_before_their_payments_ends_on_the_exa
                 site.stripe_api.fail[payment.pi] = failing
 
     run = run_traffic(site, 1304, None, prepared=break_stripe, early=REFUNDS)
+    print(describe(run))
     early = [p.pi for p in run.plan.payments if p.early]
     assert len(early) >= 3
     assert {pi: site.stripe_api.failed.get(pi) for pi in early} == dict.fromkeys(early, failing)
