@@ -348,8 +348,11 @@ class StripeApiFake:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass  # quiet: failures show in the assertions
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 128  # not socketserver's 5: the app connects from many threads
+
+        self._server = Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     @property
@@ -692,8 +695,10 @@ class Traffic:
     abandoned: list[tuple[int, PlannedCall]] = field(default_factory=list)
     placed: list[tuple[int, PlannedCall]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _seed: int = 0
 
     def steps(self) -> list[Step]:
+        self._seed = self.rng.getrandbits(64)
         steps: list[Step] = []
         for user in range(len(self.users)):
             steps.append(self._call_step(user, 0))
@@ -702,8 +707,15 @@ class Traffic:
         self.rng.shuffle(steps)
         return steps
 
-    def _copies(self, action: Callable[[], None]) -> list[Callable[[], None]]:
-        return [action] * self.rng.randint(1, 3)
+    def _copies(
+        self, action: Callable[[], None], rng: random.Random | None = None
+    ) -> list[Callable[[], None]]:
+        return [action] * (rng or self.rng).randint(1, 3)
+
+    def _rng(self, *about: object) -> random.Random:
+        """A generator of its own for work done on worker threads, seeded from the plan's
+        (the shared one would be drawn from in whatever order the threads run)."""
+        return random.Random(":".join(map(str, (self._seed, *about))))
 
     def _payment_steps(self, payment: Payment) -> list[Step]:
         user_id = self.users[payment.user].user_id
@@ -735,8 +747,9 @@ class Traffic:
         for payment in self.plan.payments:
             if payment.user == user and payment.dispute:
                 opened, closed = dispute_events(payment)
-                chain = self._copies(partial(self._stripe, opened))
-                chain += self._copies(partial(self._stripe, closed))
+                rng = self._rng(payment.pi)
+                chain = self._copies(partial(self._stripe, opened), rng)
+                chain += self._copies(partial(self._stripe, closed), rng)
                 steps.append(sequence(chain, lambda: []))
         return steps
 
@@ -752,7 +765,7 @@ class Traffic:
                 with self._lock:
                     self.abandoned.append((user, call))
                 return [self._call_step(user, n + 1)]
-            deliveries = report_deliveries(call, dialled, self.rng)
+            deliveries = report_deliveries(call, dialled, self._rng(user, n, "reports"))
             actions: list[Callable[[], None]] = [
                 partial(self._report, url, form, token) for url, form, token in deliveries
             ]
@@ -777,11 +790,12 @@ class Traffic:
         refused for a lost one is recovered first: see `recover`)."""
         identity = self.users[user].identity
         url = voice_url(self.senders.base_url)
+        rng = self._rng(user, call.to, "voice")
         for _ in range(20 if self.strict else 4):
             sid = call_sid()
             form = voice_form(identity, call.to, sid)
             dials = []
-            for _copy in range(self.rng.randint(1, 3)):
+            for _copy in range(rng.randint(1, 3)):
                 response = self.senders.twilio(url, form, f"{sid}-voice")
                 if response is not None:
                     assert response.headers["Content-Type"].startswith("text/xml")

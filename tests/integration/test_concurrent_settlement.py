@@ -21,11 +21,13 @@ from tests.traffic import (
     StripeApiFake,
     Traffic,
     Workers,
+    call_cost,
     deck_prices,
     expected_kinds,
     funder,
     make_plan,
     open_calls,
+    price_of,
     read_books,
     sign_up,
 )
@@ -69,6 +71,7 @@ def test_calls_payments_refunds_and_disputes_at_once_end_on_the_exact_totals(
 
     assert len(traffic.placed) == USERS * CALLS_PER_USER
     prices = deck_prices()
+    grand_total = call_total = 0
     for n, user in enumerate(users):
         sids = [call.sid for call in plan.calls[n]]
         books = read_books(table_store, user.user_id, sids)
@@ -82,6 +85,10 @@ def test_calls_payments_refunds_and_disputes_at_once_end_on_the_exact_totals(
         assert not books.hold
         assert all(books.calls_final.values()), books.calls_final
         assert books.call_charges == books.charge_entries
+        priced = {c.sid: call_cost(price_of(c.to, prices), c.duration) for c in plan.calls[n]}
+        assert books.call_charges == priced
+        grand_total += books.balance
+        call_total += sum(priced.values())
     assert open_calls(table_store, users) == []
     # Nothing was lost on the way, and nothing failed but the odd prompt 503: now and then a
     # write to Azurite fails at the connection (ServiceResponseError, about one run in five
@@ -95,4 +102,7 @@ def test_calls_payments_refunds_and_disputes_at_once_end_on_the_exact_totals(
         assert failure.seconds < REQUEST_DEADLINE_SECONDS, failure
     assert len(senders.failures) <= 5, senders.failures
     assert workers.done > USERS * CALLS_PER_USER * 6, workers.done
-    print(f"{workers.done} steps in {took:.1f} s, {len(senders.failures)} answered 503")
+    print(
+        f"{workers.done} steps in {took:.1f} s, {len(senders.failures)} answered 503; "
+        f"balances {grand_total}, calls {call_total} micros"
+    )

@@ -45,11 +45,13 @@ from tests.traffic import (
     Traffic,
     User,
     Workers,
+    call_cost,
     deck_prices,
     expected_kinds,
     funder,
     make_plan,
     open_calls,
+    price_of,
     read_books,
     sign_up,
     wait_for,
@@ -248,6 +250,8 @@ def assert_exact_totals(site: Site, run: Run) -> None:
         assert all(books.calls_final[sid] for sid in sids), books.calls_final
         assert all(books.call_charges[sid] in (-1, 0) for sid in lost)
         assert {sid: books.call_charges[sid] for sid in sids} == books.charge_entries
+        priced = {c.sid: call_cost(price_of(c.to, prices), c.duration) for c in run.plan.calls[n]}
+        assert books.charge_entries == priced
     assert open_calls(site.store, run.users) == []
     assert len(run.traffic.placed) == USERS * CALLS_PER_USER
 
