@@ -17,6 +17,7 @@ from functions import (
     entra_sign_in,
     export,
     health,
+    openapi,
     payments,
     privacy,
     privacy_cookies,
@@ -58,6 +59,7 @@ for module in (
     payments,
     stripe_webhook,
     privacy,
+    openapi,
 ):
     app.register_functions(module.bp)
 

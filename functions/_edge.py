@@ -36,15 +36,18 @@ from shared.deadline import REQUEST_DEADLINE_SECONDS, DeadlinePassed, deadline
 from shared.errors import Forbidden, InvalidInput, NotFound, NotSignedIn
 from shared.identity.errors import InvalidEmail, ReauthRequired
 from shared.json_body import parse_json
+from shared.limits.errors import LimitReached
 from shared.money.errors import EntryIdReused, LedgerBusy
 from shared.privacy.errors import CallInProgress, TooManyExports
 from shared.storage.errors import BadContinuation, StorageUnavailable
+from shared.storage.round_trips import ROUND_TRIPS_HEADER, RoundTrips, counting
 from shared.telephony.errors import SignatureInvalid
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from shared.identity.sessions import Session
+    from shared.limits.requests import Action
     from shared.telemetry.startup import Invocation
 
 logger = logging.getLogger("ownnumber")
@@ -74,6 +77,7 @@ _PROBLEMS: tuple[tuple[type[Exception], int, str], ...] = (
     (CallInProgress, 409, "Call in progress"),
     (TooManyAttempts, 429, "Too many attempts"),
     (TooManyExports, 429, "Too many exports"),
+    (LimitReached, 429, "Too many requests"),
     (PaymentProviderRefused, 502, "Payment provider refused"),
     (PaymentProviderUnavailable, 503, "Payment provider unavailable"),
     (CallerIdProviderUnavailable, 503, "Telephone provider unavailable"),
@@ -138,7 +142,7 @@ def problem_for(error: Exception) -> func.HttpResponse:
                 return problem(status, title, _server_sentence(error, title))
             retry_after = (
                 error.retry_after_seconds
-                if isinstance(error, TooManyAttempts | TooManyExports)
+                if isinstance(error, TooManyAttempts | TooManyExports | LimitReached)
                 else None
             )
             return problem(status, title, str(error) or title, _CODES.get(kind), retry_after)
@@ -169,7 +173,7 @@ def endpoint_within(seconds: float) -> Callable[[Handler], Handler]:
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
         def wrapper(req: func.HttpRequest) -> func.HttpResponse:
-            with _request_invocation(handler, req) as traced:
+            with _request_invocation(handler, req) as traced, counting() as storage:
                 try:
                     with deadline(seconds):
                         response = handler(req)
@@ -177,11 +181,18 @@ def endpoint_within(seconds: float) -> Callable[[Handler], Handler]:
                     traced.failed(error)
                     response = problem_for(error)
                 traced.answered(response.status_code)
-                return response
+                return _with_round_trips(response, storage)
 
         return wrapper
 
     return wrap
+
+
+def _with_round_trips(response: func.HttpResponse, storage: RoundTrips) -> func.HttpResponse:
+    # Counts only, nothing about what was read: lets anyone who runs the app (and the tests,
+    # from outside) see what a request cost in storage, in production as on loopback.
+    response.headers[ROUND_TRIPS_HEADER] = f"{storage.rounds}; requests={storage.requests}"
+    return response
 
 
 def page(handler: Handler) -> Handler:
@@ -190,14 +201,14 @@ def page(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     def wrapper(req: func.HttpRequest) -> func.HttpResponse:
-        with _request_invocation(handler, req) as traced:
+        with _request_invocation(handler, req) as traced, counting() as storage:
             try:
                 response = handler(req)
             except Exception as error:
                 traced.failed(error)
                 raise
             traced.answered(response.status_code)
-            return response
+            return _with_round_trips(response, storage)
 
     return wrapper
 
@@ -263,6 +274,25 @@ def int_param(req: func.HttpRequest, name: str, default: int, low: int, high: in
     if not low <= value <= high:
         raise InvalidInput(f"The parameter {name!r} must be between {low} and {high}.")
     return value
+
+
+def client_address(req: func.HttpRequest) -> str:
+    """Whom the per-address limits count this request as (shared.limits.client_address says
+    which X-Forwarded-For entry, and why that one). Never log it."""
+    from shared.limits.client_address import client_address as address_of
+
+    return address_of(req.headers.get("x-forwarded-for"))
+
+
+def limit_address(req: func.HttpRequest, action: Action) -> None:
+    """Counts this request against the per-instance limit of its client address: raises
+    LimitReached (429) past it. In memory: no round trip."""
+    services().request_limits.check_address(action, client_address(req))
+
+
+def limit_user(user_id: str, action: Action) -> None:
+    """Counts this request against the account's per-instance limit (if `action` has one)."""
+    services().request_limits.check_user(action, user_id)
 
 
 def cookie_name() -> str:

@@ -13,6 +13,7 @@ import azure.functions as func
 from functions._edge import (
     endpoint,
     json_response,
+    limit_address,
     read_json,
     require_fresh_session,
     require_same_origin,
@@ -43,8 +44,12 @@ def caller_id(req: func.HttpRequest) -> func.HttpResponse:
 @endpoint
 def start_caller_id(req: func.HttpRequest) -> func.HttpResponse:
     from shared.errors import InvalidInput
+    from shared.limits.requests import Action
 
     require_same_origin(req)
+    # Each start rings a phone: per user and per number it is counted in storage (CallerIds),
+    # per address here, so that one client cannot ring many numbers through many accounts.
+    limit_address(req, Action.CALLER_ID)
     session = require_fresh_session(req)
     number = read_json(req).get("number")
     if not isinstance(number, str) or not number.strip():

@@ -8,13 +8,14 @@ import azure.functions as func
 from functions._edge import (
     endpoint,
     json_response,
+    limit_address,
     read_json,
     require_same_origin,
     require_session,
     services,
     text_field,
 )
-from shared.errors import InvalidInput, NotSignedIn
+from shared.errors import InvalidInput
 from shared.money.micros import format_micros, minor_to_micros
 
 bp = func.Blueprint()
@@ -23,17 +24,17 @@ bp = func.Blueprint()
 @bp.route(route="checkout", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint
 def start_checkout(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.limits.requests import Action
+
     require_same_origin(req)
+    limit_address(req, Action.CHECKOUT)
     session = require_session(req)
     data = read_json(req)
     pack = text_field(data, "pack", 20)
     nonce = data.get("nonce")
     if nonce is not None and not isinstance(nonce, str):
         raise InvalidInput("The field 'nonce' must be a string.")
-    deps = services()
-    if deps.accounts.profile(session.user_id) is None:
-        raise NotSignedIn("This account no longer exists; sign in again.")
-    checkout = deps.payments.start_checkout(session.user_id, pack, nonce)
+    checkout = services().payments.start_checkout(session.user_id, pack, nonce)
     return json_response({"url": checkout.url, "session_id": checkout.id})
 
 

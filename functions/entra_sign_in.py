@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import azure.functions as func
 
-from functions._edge import page, request_cookie, services, start_session
+from functions._edge import limit_address, page, request_cookie, services, start_session
 from shared.config import ConfigError
 from shared.deadline import DeadlinePassed, deadline
 from shared.identity.errors import (
@@ -26,6 +26,8 @@ from shared.identity.errors import (
     SignInNotConfigured,
     SignInUnavailable,
 )
+from shared.limits.errors import LimitReached
+from shared.limits.requests import Action
 from shared.storage.errors import StorageUnavailable
 
 bp = func.Blueprint()
@@ -73,6 +75,7 @@ def auth_login(req: func.HttpRequest) -> func.HttpResponse:
     def begin() -> func.HttpResponse:
         from shared.identity.sign_in_flows import FLOW_TTL
 
+        limit_address(req, Action.SIGN_IN)
         start = services().sign_in.begin(req.params.get("returnTo"), req.params.get("prompt"))
         logger.info("sign_in.started")
         return _redirect(
@@ -86,6 +89,7 @@ def auth_login(req: func.HttpRequest) -> func.HttpResponse:
 @page
 def auth_callback(req: func.HttpRequest) -> func.HttpResponse:
     def complete() -> func.HttpResponse:
+        limit_address(req, Action.SIGN_IN)
         deps = services()
         signed_in = deps.sign_in.complete(
             dict(req.params), request_cookie(req, _state_cookie_name())
@@ -117,6 +121,13 @@ def _as_page(
         # A failure that touched nothing (a state not this browser's, an error answer without a
         # state) leaves a sign-in this browser has under way, in another tab, its cookie.
         return _failure_page(failure, clear_state and failure.ended_flow)
+    except LimitReached as limited:
+        logger.info("sign_in.failed: limited")
+        refusal = SignInFailed(str(limited))
+        refusal.status, refusal.title, refusal.ended_flow = 429, "Too many sign-in attempts", False
+        response = _failure_page(refusal, clear_state=False)
+        response.headers["Retry-After"] = str(limited.retry_after_seconds)
+        return response
     except (StorageUnavailable, DeadlinePassed, ConfigError) as error:
         logger.warning("sign_in.failed: unavailable (%s)", type(error).__name__)
         return _failure_page(SignInUnavailable(), clear_state)

@@ -2,7 +2,7 @@
 
 import azure.functions as func
 
-from functions._edge import endpoint_within, require_fresh_session, services
+from functions._edge import endpoint_within, limit_address, require_fresh_session, services
 
 bp = func.Blueprint()
 
@@ -16,6 +16,10 @@ EXPORT_DEADLINE_SECONDS = 120.0
 @bp.route(route="me/export", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @endpoint_within(EXPORT_DEADLINE_SECONDS)
 def export(req: func.HttpRequest) -> func.HttpResponse:
+    from shared.limits.requests import Action
+
+    # Per user it is counted in storage, by the exporter; per address here, in memory.
+    limit_address(req, Action.EXPORT)
     # A fresh sign-in: a stolen session cookie must not be enough to carry off everything.
     session = require_fresh_session(req)
     archive = services().exporter.export(session.user_id)

@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
-from functions._edge import endpoint, json_response, require_session, services
+from functions._edge import (
+    endpoint,
+    json_response,
+    limit_address,
+    limit_user,
+    require_session,
+    services,
+)
 from shared.errors import CallRefused, InvalidInput
 from shared.money.micros import format_micros
 
@@ -40,8 +47,12 @@ _UNPRICED = dict.fromkeys(
 def rates(req: func.HttpRequest) -> func.HttpResponse:
     from shared.calling.destination_policy import dialling_region
     from shared.calling.pricing import affordable_seconds
+    from shared.limits.requests import Action
+    from shared.limits.velocity import admit
 
+    limit_address(req, Action.RATES)
     session = require_session(req)
+    limit_user(session.user_id, Action.RATES)
     dialled = req.params.get("to", "")
     if not dialled.strip():
         raise InvalidInput(
@@ -70,7 +81,18 @@ def rates(req: func.HttpRequest) -> func.HttpResponse:
     try:
         priced = deps.pricing.quote(dialled, region)
         answer.update(_priced(priced, currency))
-        answer["max_seconds"] = affordable_seconds(balance, priced.rate, currency)
+        seconds = affordable_seconds(balance, priced.rate, currency)
+        # What placing the call would decide now from the same balance row (no read more):
+        # a call the velocity limits refuse is refused here first, with the same sentence.
+        answer["max_seconds"] = admit(
+            balance.extra,
+            deps.settings.limits,
+            session.user_id,
+            priced.destination.e164,
+            priced.rate,
+            seconds,
+            deps.sessions.clock(),
+        ).max_seconds
     except CallRefused as refusal:
         answer.update(allowed=False, reason=refusal.reason, code=refusal.code)
     return json_response(answer)

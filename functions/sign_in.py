@@ -7,6 +7,7 @@ from functions._edge import (
     cleared_session_cookie,
     endpoint,
     json_response,
+    limit_address,
     read_json,
     require_same_origin,
     require_session,
@@ -27,6 +28,7 @@ DEV_PROVIDER = "dev"
 @endpoint
 def dev_login(req: func.HttpRequest) -> func.HttpResponse:
     from shared.identity.accounts import normalise_email
+    from shared.limits.requests import Action
 
     deps = services()
     # Outside the sandbox this route must look like it does not exist at all. Start-up already
@@ -36,6 +38,7 @@ def dev_login(req: func.HttpRequest) -> func.HttpResponse:
     if not (settings.is_sandbox and settings.sandbox_is_safe and is_loopback_url(req.url)):
         raise NotFound("There is no such endpoint.")
     require_same_origin(req)
+    limit_address(req, Action.SIGN_IN)
     email = normalise_email(text_field(read_json(req), "email", 320))
     profile = deps.accounts.sign_in(DEV_PROVIDER, email, email)
     # The dev sign-in is a sign-in just now: its session is fresh for the dangerous actions.

@@ -5,6 +5,8 @@ import azure.functions as func
 from functions._edge import (
     endpoint,
     json_response,
+    limit_address,
+    limit_user,
     read_json,
     require_same_origin,
     require_session,
@@ -18,10 +20,14 @@ bp = func.Blueprint()
 @endpoint
 def token(req: func.HttpRequest) -> func.HttpResponse:
     from shared.identity.sessions import voice_identity
+    from shared.limits.requests import Action
     from shared.telephony.access_token import mint_voice_token, token_ttl
 
     require_same_origin(req)
+    # Per instance, in memory: a mint stays one round trip (the session read).
+    limit_address(req, Action.TOKEN)
     session = require_session(req)
+    limit_user(session.user_id, Action.TOKEN)
     deps = services()
     settings = deps.settings
     # The body is optional: {"ttl": seconds} asks for a shorter lifetime than the cap.

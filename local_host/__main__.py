@@ -115,12 +115,16 @@ class _Host:
             )
 
         import function_app
+        from local_host.custom_headers import CustomHeadersError
         from local_host.functions_host import FunctionsHost
         from local_host.server import LocalServer
         from local_host.static_files import StaticSite
         from local_host.timers import TimerRunner
 
-        functions = FunctionsHost.from_host_json(function_app.app, REPO / "host.json")
+        try:
+            functions = FunctionsHost.from_host_json(function_app.app, REPO / "host.json")
+        except CustomHeadersError as error:
+            raise StartupError(str(error)) from None
         mounts: list[Mount] = []
         if settings.is_sandbox:
             from local_host.sandbox import sandbox_mounts

@@ -59,6 +59,12 @@ class Azurite:
     def connection_string(self) -> str:
         return connection_string(self.port)
 
+    @property
+    def pid(self) -> int | None:
+        """The process id of the Azurite this started, while it runs (scripts/bench reads its
+        CPU time)."""
+        return self._process.pid if self._process is not None else None
+
     def start(self, timeout: float = 60.0) -> Azurite:
         if not AZURITE_TABLE.exists():
             raise AzuriteError(

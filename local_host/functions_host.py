@@ -12,6 +12,7 @@ from urllib.parse import unquote
 import azure.functions as func
 from azure.functions.timer import TimerRequest
 
+from local_host.custom_headers import CustomHeaders
 from local_host.http_types import LocalRequest, LocalResponse, problem_response
 from local_host.routing import Route, RouteTable, RouteTemplate
 
@@ -35,8 +36,14 @@ class TimerFunction:
 
 
 class FunctionsHost:
-    def __init__(self, app: func.FunctionApp, route_prefix: str = "api") -> None:
+    def __init__(
+        self,
+        app: func.FunctionApp,
+        route_prefix: str = "api",
+        custom_headers: CustomHeaders | None = None,
+    ) -> None:
         self.route_prefix = route_prefix.strip("/")
+        self.custom_headers = custom_headers or CustomHeaders()
         self.http: list[HttpFunction] = []
         self.timers: list[TimerFunction] = []
         # get_functions() is not idempotent (a second call fails on "unique function name"),
@@ -76,7 +83,7 @@ class FunctionsHost:
     def from_host_json(cls, app: func.FunctionApp, host_json: Path) -> FunctionsHost:
         config = json.loads(host_json.read_text())
         prefix = config.get("extensions", {}).get("http", {}).get("routePrefix", "api")
-        return cls(app, prefix)
+        return cls(app, prefix, CustomHeaders.from_host_config(config))
 
     def owns(self, path: str) -> bool:
         # Case-insensitive, as the Functions host's routes (ASP.NET Core's) are: /API/x is /api/x.
@@ -85,6 +92,12 @@ class FunctionsHost:
         return path == prefix or path.startswith(prefix + "/")
 
     def dispatch(self, request: LocalRequest) -> LocalResponse:
+        # Every answer under the prefix, the route table's 404 and 405 and a raising
+        # function's 500 as well as the functions' own, gets host.json's customHeaders, as the
+        # Functions host's middleware adds them to all of these (see custom_headers.py).
+        return self.custom_headers.apply(self._dispatch(request))
+
+    def _dispatch(self, request: LocalRequest) -> LocalResponse:
         path = unquote(request.path)[len(self.route_prefix) + 1 :].strip("/")
         found = self._routes.resolve(request, path)
         if isinstance(found, LocalResponse):

@@ -252,11 +252,17 @@ def _make_handler(server: LocalServer, client_timeout: float) -> type[BaseHTTPRe
                 return
             path, _, query = self.path.partition("?")
             host = self.headers.get("Host") or server.base_url.removeprefix("http://")
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            # As Azure's front ends do: the peer's address is appended to what the client sent,
+            # so the app's per-address limits see the same header here as in Azure.
+            sent = ", ".join(self.headers.get_all("X-Forwarded-For", []))
+            peer = self.client_address[0]
+            headers["x-forwarded-for"] = f"{sent}, {peer}" if sent else peer
             request = LocalRequest(
                 method=self.command.upper(),
                 path=path or "/",
                 query_string=query,
-                headers={name.lower(): value for name, value in self.headers.items()},
+                headers=headers,
                 body=body,
                 base_url=f"http://{host}",
             )
@@ -265,6 +271,8 @@ def _make_handler(server: LocalServer, client_timeout: float) -> type[BaseHTTPRe
             except Exception:
                 logger.exception("Local host failed on %s %s", self.command, self.path)
                 response = problem_response(500, "Internal error", "The local host failed.")
+                if server.functions.owns(request.path):
+                    response = server.functions.custom_headers.apply(response)
             self._send(response)
 
         def _read_body(self) -> bytes | None:

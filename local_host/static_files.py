@@ -27,7 +27,10 @@ class StaticSite:
 
     def serve(self, request: LocalRequest) -> LocalResponse:
         if request.method not in ("GET", "HEAD"):
-            return problem_response(405, "Method not allowed", "Static files are read-only.")
+            refused = problem_response(405, "Method not allowed", "Static files are read-only.")
+            # Static Web Apps sends its global headers on every answer, refusals too.
+            refused.headers += self._global_headers()
+            return refused
         path = request.path
         route = self._route(path)
         if route and "statusCode" in route:

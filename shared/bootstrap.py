@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from shared.identity.accounts import Accounts
     from shared.identity.sessions import Sessions
     from shared.identity.sign_in import SignIn
+    from shared.limits.requests import RequestLimits
     from shared.money.ledger import Ledger
     from shared.privacy.consent import Consents
     from shared.privacy.erasure import Erasure
@@ -124,7 +125,14 @@ class Services:
             self.ledger,
             self.settings.currency,
             timedelta(seconds=self.settings.calling.reconcile_margin_seconds),
+            velocity=self.settings.limits,
         )
+
+    @cached_property
+    def request_limits(self) -> RequestLimits:
+        from shared.limits.requests import RequestLimits
+
+        return RequestLimits(self.settings.limits)
 
     @cached_property
     def twilio_calls_api(self) -> TwilioCallsApi:
@@ -170,6 +178,7 @@ class Services:
             packs=self.settings.credit_packs,
             currency=self.settings.currency,
             public_base_url=self.settings.public_base_url,
+            limits=self.settings.limits,
         )
 
     @cached_property

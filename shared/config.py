@@ -152,6 +152,29 @@ class CallerIdSettings:
 
 
 @dataclass(frozen=True)
+class LimitSettings:
+    """Abuse and fraud limits (README "Limits"). Those that guard money are global, kept on the
+    account's balance row; the others are counted per instance, in memory."""
+
+    # Global: call velocity, against international revenue share fraud.
+    calls_per_hour: int = 30
+    destinations_per_day: int = 20
+    spend_per_day_micros: int = 50 * MICROS_PER_UNIT
+    # Global: an account's purchases before its first one is credited (card testing).
+    first_purchase_max_micros: int = 20 * MICROS_PER_UNIT
+    checkouts_per_user_per_hour: int = 5
+    # Per instance, in memory.
+    tokens_per_user_per_hour: int = 60
+    tokens_per_ip_per_hour: int = 600
+    rates_per_user_per_minute: int = 60
+    rates_per_ip_per_minute: int = 300
+    checkouts_per_ip_per_hour: int = 30
+    exports_per_ip_per_hour: int = 10
+    caller_id_attempts_per_ip_per_hour: int = 10
+    sign_ins_per_ip_per_hour: int = 60
+
+
+@dataclass(frozen=True)
 class PrivacySettings:
     """How long each kind of record is kept, and what export and deletion may do (the privacy
     registry, shared.privacy.registry, names these settings for each kind it describes)."""
@@ -236,6 +259,7 @@ class Settings:
     appinsights_connection_string: str | None
     caller_id: CallerIdSettings = CallerIdSettings()
     privacy: PrivacySettings = PrivacySettings()
+    limits: LimitSettings = LimitSettings()
 
     @property
     def is_sandbox(self) -> bool:
@@ -316,6 +340,23 @@ class _Reader:
             self.complain(f"The setting {name} must be between {low} and {high}.")
             return default
         return value
+
+    def amount(self, name: str, default_micros: int, currency: str) -> int:
+        """A positive amount of the currency, like 50.00."""
+        raw = self.optional(name)
+        if raw is None:
+            return default_micros
+        try:
+            micros = parse_micros(raw)
+        except AmountError:
+            micros = 0
+        if not 0 < micros <= MAX_PACK_MICROS:
+            example = format_micros(default_micros, currency).removesuffix(f" {currency}")
+            self.complain(
+                f"The setting {name} must be a positive amount of {currency}, like {example}."
+            )
+            return default_micros
+        return micros
 
     def boolean(self, name: str, default: bool) -> bool:
         raw = (self.optional(name) or "").lower()
@@ -485,6 +526,47 @@ def _privacy_settings(read: _Reader, sandbox: bool) -> PrivacySettings:
     )
 
 
+def _limit_settings(read: _Reader, currency: str) -> LimitSettings:
+    d = LimitSettings()
+    return LimitSettings(
+        calls_per_hour=read.integer("CALLS_PER_HOUR", d.calls_per_hour, 1, 10_000),
+        destinations_per_day=read.integer(
+            "DESTINATIONS_PER_DAY", d.destinations_per_day, 1, 10_000
+        ),
+        spend_per_day_micros=read.amount("SPEND_PER_DAY", d.spend_per_day_micros, currency),
+        first_purchase_max_micros=read.amount(
+            "FIRST_PURCHASE_MAX", d.first_purchase_max_micros, currency
+        ),
+        checkouts_per_user_per_hour=read.integer(
+            "CHECKOUTS_PER_USER_PER_HOUR", d.checkouts_per_user_per_hour, 1, 1000
+        ),
+        tokens_per_user_per_hour=read.integer(
+            "TOKENS_PER_USER_PER_HOUR", d.tokens_per_user_per_hour, 1, 1_000_000
+        ),
+        tokens_per_ip_per_hour=read.integer(
+            "TOKENS_PER_IP_PER_HOUR", d.tokens_per_ip_per_hour, 1, 1_000_000
+        ),
+        rates_per_user_per_minute=read.integer(
+            "RATES_PER_USER_PER_MINUTE", d.rates_per_user_per_minute, 1, 1_000_000
+        ),
+        rates_per_ip_per_minute=read.integer(
+            "RATES_PER_IP_PER_MINUTE", d.rates_per_ip_per_minute, 1, 1_000_000
+        ),
+        checkouts_per_ip_per_hour=read.integer(
+            "CHECKOUTS_PER_IP_PER_HOUR", d.checkouts_per_ip_per_hour, 1, 1_000_000
+        ),
+        exports_per_ip_per_hour=read.integer(
+            "EXPORTS_PER_IP_PER_HOUR", d.exports_per_ip_per_hour, 1, 1_000_000
+        ),
+        caller_id_attempts_per_ip_per_hour=read.integer(
+            "CALLER_ID_ATTEMPTS_PER_IP_PER_HOUR", d.caller_id_attempts_per_ip_per_hour, 1, 1_000_000
+        ),
+        sign_ins_per_ip_per_hour=read.integer(
+            "SIGN_INS_PER_IP_PER_HOUR", d.sign_ins_per_ip_per_hour, 1, 1_000_000
+        ),
+    )
+
+
 def _support_email(read: _Reader) -> str | None:
     value = read.optional("SUPPORT_EMAIL")
     if value is None:
@@ -635,6 +717,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         dialer=_dialer_settings(read, sandbox),
         appinsights_connection_string=read.optional("APPLICATIONINSIGHTS_CONNECTION_STRING"),
         privacy=_privacy_settings(read, sandbox),
+        limits=_limit_settings(read, currency),
         caller_id=CallerIdSettings(
             attempts_per_user_per_hour=read.integer(
                 "CALLER_ID_ATTEMPTS_PER_USER_PER_HOUR", 3, 1, 100

@@ -23,6 +23,7 @@ from shared.calling.placing import Placement, Placing
 from shared.calling.pricing import PricedDestination
 from shared.calling.reports import ReportResult, Reports
 from shared.calling.settling import Settling
+from shared.config import LimitSettings
 from shared.money.ledger import Ledger
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ class Calls:
     reconcile_margin: timedelta
     clock: Callable[[], datetime] = field(default=_utc_now)
     max_attempts: int = 30
+    velocity: LimitSettings | None = None
     placing: Placing = field(init=False, repr=False)
     reports: Reports = field(init=False, repr=False)
     call_history: CallHistory = field(init=False, repr=False)
@@ -55,6 +57,7 @@ class Calls:
             self.reconcile_margin,
             self.clock,
             self.max_attempts,
+            self.velocity,
         )
         settling = Settling(self.accounts, self.open_calls, self.ledger)
         self.reports = Reports(self.accounts, settling, self.max_attempts)

@@ -3,11 +3,13 @@ partition of the accounts table, or refusing it with the CallRefused that says w
 call in progress, a call already ended, a session ended, or what pricing refuses).
 
 Placing a call is one transaction: the call row, the hold, its history row, and the balance
-row rewritten unchanged with If-Match, so that the time limit was computed from the balance as
-it still is when the call is recorded (a refund landing meanwhile makes it re-read). The call
-goes into the open-calls index (calling.open_calls) just before, and leaves it after it is
-settled (shared.calling.settling). A retried voice webhook is answered with the call its first
-delivery placed; a hold that outlived its call for hours gives way to a new call.
+row rewritten with If-Match (unchanged but for the call velocity counted on it: calls this
+hour, numbers and spend today, shared.limits.velocity), so that the time limit was computed
+from the balance as it still is when the call is recorded (a refund landing meanwhile makes it
+re-read). The call goes into the open-calls index (calling.open_calls) just before, and leaves
+it after it is settled (shared.calling.settling). A retried voice webhook is answered with the
+call its first delivery placed; a hold that outlived its call for hours gives way to a new
+call.
 
 The method that places is long because one loop handles every way the transaction can fail,
 each on the row it failed on, so that the usual call costs one read and two writes.
@@ -25,7 +27,9 @@ from shared.calling.errors import CallsBusy
 from shared.calling.lifecycle import CallRecord, Hold
 from shared.calling.open_calls import OpenCalls
 from shared.calling.pricing import InsufficientCredit, PricedDestination, affordable_seconds
+from shared.config import LimitSettings
 from shared.errors import CallRefused
+from shared.limits.velocity import admit
 from shared.money.ledger import back_off, balance_from_row
 from shared.storage.errors import RowChanged, RowExists
 from shared.storage.keys import BALANCE_KEY, HOLD_KEY, call_history_key, call_key
@@ -78,6 +82,8 @@ class Placing:
     reconcile_margin: timedelta
     clock: Callable[[], datetime]
     max_attempts: int = 30
+    # Calls an hour, numbers and spend a day (shared.limits.velocity); None: no such limits.
+    velocity: LimitSettings | None = None
 
     def place(
         self, user_id: str, call_sid: str, priced: PricedDestination, session: str
@@ -119,13 +125,28 @@ class Placing:
                     # No balance row is a zero balance, which affordable_seconds refuses; this
                     # holds even if pricing ever let a zero balance through.
                     raise InsufficientCredit("You have no credit; add credit to make calls.")
+                now = self.clock()
+                # Counted on the balance row this transaction rewrites anyway: global, and no
+                # round trip more. The time limit shrinks to what the day's spend has left.
+                balance_data = dict(balance_row.data)
+                if self.velocity is not None:
+                    admitted = admit(
+                        balance_row.data,
+                        self.velocity,
+                        user_id,
+                        priced.destination.e164,
+                        priced.rate,
+                        max_seconds,
+                        now,
+                    )
+                    balance_data.update(admitted.state.to_fields())
+                    max_seconds = admitted.max_seconds
             except CallRefused:
                 # Twilio asking again about a call placed before the balance moved: that call.
                 replayed = self._replay(user_id, key)
                 if replayed is None:
                     raise
                 return replayed
-            now = self.clock()
             hold = Hold(call_sid, now, max_seconds)
             if not indexing.tried:
                 indexing.added = self.open_calls.add(user_id, hold)
@@ -155,7 +176,7 @@ class Placing:
                         Touch(session, {"last_call_at": now}),
                         hold_op,
                         Insert(record.history_key, data),
-                        Replace(BALANCE_KEY, dict(balance_row.data), balance_row.etag),
+                        Replace(BALANCE_KEY, balance_data, balance_row.etag),
                     ],
                 )
                 return Placement(record)

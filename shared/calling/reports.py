@@ -15,11 +15,18 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from shared.calling.errors import CallsBusy
-from shared.calling.lifecycle import CallRecord, StatusReport, Step, apply_report
-from shared.calling.settling import Reconsider, Settling
-from shared.money.ledger import back_off
+from shared.calling.lifecycle import (
+    FINAL_RANK,
+    CallRecord,
+    StatusReport,
+    Step,
+    apply_report,
+    status_rank,
+)
+from shared.calling.settling import Beside, Reconsider, Settling
+from shared.money.ledger import back_off, balance_from_row
 from shared.storage.errors import RowChanged
-from shared.storage.keys import call_key
+from shared.storage.keys import BALANCE_KEY, HOLD_KEY, call_key
 from shared.storage.rows import Replace
 
 if TYPE_CHECKING:
@@ -51,8 +58,17 @@ class Reports:
     def apply(self, user_id: str, call_sid: str, report: StatusReport) -> ReportResult:
         """Apply one report about the call `call_sid` (the parent CallSid) of this user."""
         key = call_key(call_sid)
+        # A final report settles the call from its row, the balance and the hold: read all
+        # three at once rather than one after another.
+        final = status_rank(report.status) == FINAL_RANK
         for attempt in range(self.max_attempts):
-            row = self.accounts.get(user_id, key)
+            beside = None
+            if final:
+                rows = self.accounts.get_many(user_id, (key, BALANCE_KEY, HOLD_KEY))
+                row = rows.get(key)
+                beside = Beside(balance_from_row(rows.get(BALANCE_KEY)), rows.get(HOLD_KEY))
+            else:
+                row = self.accounts.get(user_id, key)
             if row is None:
                 return ReportResult(ReportEffect.UNKNOWN_CALL)
             outcome = apply_report(CallRecord.from_row(row), report)
@@ -65,7 +81,7 @@ class Reports:
                     )
                     return ReportResult(ReportEffect.UPDATED, outcome.record)
                 if outcome.step is Step.SETTLE:
-                    settled = self.settling.settle(user_id, report, outcome, row)
+                    settled = self.settling.settle(user_id, report, outcome, row, beside)
                     effect = ReportEffect.SETTLED if settled else ReportEffect.ALREADY_SETTLED
                     return ReportResult(effect, outcome.record)
             except (Reconsider, RowChanged):

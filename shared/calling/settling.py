@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from shared.calling.lifecycle import CallRecord, Outcome, StatusReport, Step, apply_report
 from shared.calling.open_calls import OpenCalls
+from shared.limits import velocity
 from shared.money.ledger import Balance, EntryKind, Ledger, PostStatus
 from shared.storage.keys import HOLD_KEY, call_key
 from shared.storage.rows import Op, Remove, Replace, Row
@@ -33,23 +34,41 @@ class Reconsider(Exception):
     """The call changed between deciding and writing: read it again and decide again."""
 
 
+@dataclass(frozen=True)
+class Beside:
+    """The rows a final report reads together with its call's (one round trip): the balance
+    the charge is posted on and the hold it releases, used by the settlement's first attempt."""
+
+    balance: Balance
+    hold: Row | None
+
+
 @dataclass
 class Settling:
     accounts: Table
     open_calls: OpenCalls
     ledger: Ledger
 
-    def settle(self, user_id: str, report: StatusReport, decided: Outcome, read: Row) -> bool:
-        """Write the settlement `decided` from the call row `read`: True once it is written,
-        False when the call's ledger entry was already posted (another report settled it).
+    def settle(
+        self,
+        user_id: str,
+        report: StatusReport,
+        decided: Outcome,
+        read: Row,
+        beside: Beside | None = None,
+    ) -> bool:
+        """Write the settlement `decided` from the call row `read` (and the rows read `beside`
+        it): True once it is written, False when the call's ledger entry was already posted
+        (another report settled it).
 
         Raises Reconsider, or RowChanged, when the call changed after `read`.
         """
         settled = decided.record
         key = call_key(settled.call_sid)
-        # The first attempt conditions on the call row the decision was made from (its ETag
-        # guards it); later attempts read it again.
+        # The first attempt conditions on the rows the decision was made from (their ETags
+        # guard them); later attempts read them again.
         unused: list[Row] = [read]
+        holds: list[Row | None] = [beside.hold] if beside is not None else []
 
         def settlement_ops(_: Balance | None = None) -> list[Op]:
             # Called again on every attempt of the post: the rows it conditions on are re-read,
@@ -65,7 +84,7 @@ class Settling:
                 raise Reconsider
             data = final.to_data()
             ops: list[Op] = [Replace(key, data, row.etag), Replace(final.history_key, data)]
-            hold = self.accounts.get(user_id, HOLD_KEY)
+            hold = holds.pop() if holds else self.accounts.get(user_id, HOLD_KEY)
             if hold is not None and hold.text("call_sid") == final.call_sid:
                 ops.append(Remove(HOLD_KEY, hold.etag))
             return ops
@@ -78,6 +97,15 @@ class Settling:
                 EntryKind.CALL_CHARGE,
                 _charge_details(settled),
                 also=settlement_ops,
+                read=beside.balance if beside is not None else None,
+                # The day's spend counted the call's maximum when it was placed: give back the
+                # part it did not cost, in the balance write this post makes anyway.
+                extra=lambda fields: velocity.settle(
+                    fields,
+                    settled.rate.charge(settled.max_seconds),
+                    settled.charge_micros,
+                    settled.started_at,
+                ),
             )
             if posted.status is PostStatus.ALREADY_APPLIED:
                 return False

@@ -58,10 +58,12 @@ from shared.money.ledger import (
     PostResult,
     PostStatus,
     back_off,
+    balance_from_row,
 )
 from shared.storage.errors import RowChanged, RowExists
 from shared.storage.keys import (
     ARCHIVE_KEY,
+    BALANCE_KEY,
     PAYMENT_OWNER_KEY,
     PAYMENT_PREFIX,
     PROFILE_KEY,
@@ -80,6 +82,16 @@ logger = logging.getLogger("ownnumber.payments")
 RecordChange = Callable[[PaymentRecord], PaymentRecord]
 RowBuild = Callable[[Row | None], dict[str, Value]]
 FlagsChange = Callable[[frozenset[str]], frozenset[str]]
+
+
+@dataclass(frozen=True)
+class AccountRead:
+    """An account's rows read at once (one round trip): whether it exists, its balance, and
+    the rows an event's decision needs, by key (None: not there)."""
+
+    profile: Row | None
+    balance: Balance
+    rows: Mapping[str, Row | None]
 
 
 @dataclass
@@ -109,13 +121,25 @@ class PaymentBook:
         row = self.accounts.get(user_id, checkout_key(session_id))
         return checkout_from_row(row) if row else None
 
-    def account_exists(self, user_id: str, about: str) -> bool:
+    def read_account(self, user_id: str, keys: Iterable[str]) -> AccountRead:
+        """The profile, the balance and the rows under `keys`, read together."""
+        wanted = tuple(keys)
+        found = self.accounts.get_many(user_id, (PROFILE_KEY, BALANCE_KEY, *wanted))
+        return AccountRead(
+            found.get(PROFILE_KEY),
+            balance_from_row(found.get(BALANCE_KEY)),
+            {key: found.get(key) for key in wanted},
+        )
+
+    def account_exists(self, user_id: str, about: str, read: AccountRead | None = None) -> bool:
         """Whether money may be posted to these books: an account's, or a deleted account's
         pseudonymised books (their archive row), so that a late refund or dispute still lands
         exactly. An account being deleted is busy (503, Stripe redelivers): its books are
         moving, and the redelivery finds them where they went."""
-        if self.accounts.get(user_id, PROFILE_KEY) is not None:
-            if FLAG_ACCOUNT_CLOSING in self.ledger.balance(user_id).flags:
+        profile = read.profile if read is not None else self.accounts.get(user_id, PROFILE_KEY)
+        if profile is not None:
+            balance = read.balance if read is not None else self.ledger.balance(user_id)
+            if FLAG_ACCOUNT_CLOSING in balance.flags:
                 raise AccountBusy(f"the account of {about} is being deleted")
             return True
         if self.accounts.get(user_id, ARCHIVE_KEY) is not None:
@@ -242,11 +266,20 @@ class PaymentBook:
         return payment_key(pi), build
 
     def post_ops(
-        self, user_id: str, builds: Iterable[tuple[str, RowBuild]]
+        self,
+        user_id: str,
+        builds: Iterable[tuple[str, RowBuild]],
+        read: Mapping[str, Row | None] | None = None,
     ) -> Callable[[object], list[Op]]:
-        """Row writes for a ledger post, re-read on each of its attempts."""
+        """Row writes for a ledger post, re-read on each of its attempts but the first, which
+        builds on the rows the caller `read` (by key) when it has them."""
         items = tuple(builds)
-        return lambda _balance: self._changes(user_id, items)
+        first = [dict(read)] if read is not None else []
+
+        def ops(_balance: object) -> list[Op]:
+            return self._changes(user_id, items, first.pop() if first else {})
+
+        return ops
 
     def write(self, user_id: str, builds: Iterable[tuple[str, RowBuild]]) -> bool:
         """Rows changed without money: conditional on what was read. True if anything changed."""
@@ -262,10 +295,15 @@ class PaymentBook:
                 back_off(attempt)
         raise AccountBusy(f"account {user_id} stayed busy for {self.max_attempts} attempts")
 
-    def _changes(self, user_id: str, builds: Iterable[tuple[str, RowBuild]]) -> list[Op]:
+    def _changes(
+        self,
+        user_id: str,
+        builds: Iterable[tuple[str, RowBuild]],
+        known: Mapping[str, Row | None] | None = None,
+    ) -> list[Op]:
         ops: list[Op] = []
         for key, build in builds:
-            row = self.accounts.get(user_id, key)
+            row = known[key] if known and key in known else self.accounts.get(user_id, key)
             data = build(row)
             if row is None:
                 ops.append(Insert(key, data))

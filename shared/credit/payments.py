@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from shared.config import CreditPack
+from shared.config import CreditPack, LimitSettings
 from shared.credit.checkout_requests import (
     CheckoutSession,
     PurchasesPaused,
@@ -35,6 +35,7 @@ from shared.credit.checkout_requests import (
     offered_pack,
 )
 from shared.credit.disputes import Disputes
+from shared.credit.errors import AccountBusy
 from shared.credit.outcome import Outcome
 from shared.credit.payment_book import PaymentBook
 from shared.credit.payment_records import (
@@ -57,11 +58,18 @@ from shared.credit.stripe_events import (
     StripeEvent,
     interpret,
 )
-from shared.errors import NotFound
-from shared.money.ledger import FLAG_ACCOUNT_CLOSING, FLAG_PAYMENT_DISPUTED, Ledger
-from shared.storage.errors import RowExists
+from shared.errors import NotFound, NotSignedIn
+from shared.limits.purchases import count_checkout, counted
+from shared.money.ledger import (
+    FLAG_ACCOUNT_CLOSING,
+    FLAG_PAYMENT_DISPUTED,
+    Ledger,
+    back_off,
+    extra_fields_op,
+)
+from shared.storage.errors import RowChanged, RowExists
 from shared.storage.keys import checkout_key, is_valid_entry_id
-from shared.storage.rows import Insert
+from shared.storage.rows import Insert, Op
 
 if TYPE_CHECKING:
     # Only a type: the table store (and its SDK) is built by bootstrap, never imported here.
@@ -84,6 +92,8 @@ class Payments:
     public_base_url: str
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     max_attempts: int = 50
+    # The first purchase's size and the checkouts an hour (shared.limits.purchases); None: none.
+    limits: LimitSettings | None = None
     _book: PaymentBook = field(init=False, repr=False)
     _purchases: Purchases = field(init=False, repr=False)
     _refunds: Refunds = field(init=False, repr=False)
@@ -109,7 +119,11 @@ class Payments:
     def start_checkout(self, user_id: str, pack_id: str, nonce: str | None) -> CheckoutSession:
         pack = offered_pack(self.packs, pack_id)
         check_nonce(nonce)
-        flags = self.ledger.balance(user_id).flags
+        account = self._book.read_account(user_id, ())
+        if account.profile is None:
+            raise NotSignedIn("This account no longer exists; sign in again.")
+        balance = account.balance
+        flags = balance.flags
         if FLAG_ACCOUNT_CLOSING in flags:
             raise PurchasesPaused("This account is being deleted; it can buy no more credit.")
         if FLAG_PAYMENT_DISPUTED in flags:
@@ -117,18 +131,38 @@ class Payments:
                 "One of your payments is disputed; buying credit is paused until it is resolved."
             )
         now = self.clock()
+        fields = balance.extra
+        if self.limits is not None:
+            fields = count_checkout(fields, self.limits, pack.price_micros, self.currency, now)
         request = checkout_request(user_id, pack, self.currency, self.public_base_url, nonce, now)
         session = self.provider.create_checkout(request)
         record = CheckoutRecord(
             session.id, pack.id, request.amount_minor, self.currency, pack.credit_micros
         )
-        try:
-            self.accounts.commit(
-                user_id, [Insert(checkout_key(session.id), checkout_data(record, now, now))]
-            )
-        except RowExists:
-            pass  # a double click: Stripe gave the same session, recorded by the first
-        return session
+        key = checkout_key(session.id)
+        for attempt in range(self.max_attempts):
+            # The attempt is counted on the balance row in the write that records the checkout:
+            # global, and no round trip more.
+            ops: list[Op] = [Insert(key, checkout_data(record, now, now))]
+            if self.limits is not None:
+                ops.append(extra_fields_op(balance, fields))
+            try:
+                self.accounts.commit(user_id, ops)
+                return session
+            except RowExists as conflict:
+                if conflict.key == key:
+                    # A double click: Stripe gave the same session, recorded (and counted) by
+                    # the first.
+                    return session
+            except RowChanged:
+                pass
+            # The balance moved meanwhile (a call, a credit): count on it as it is now. Stripe
+            # has opened this checkout already, so it is counted, not refused.
+            back_off(attempt)
+            balance = self.ledger.balance(user_id)
+            if self.limits is not None:
+                fields = counted(balance.extra, self.limits, now, enforce=False)
+        raise AccountBusy(f"account {user_id} stayed busy while recording a checkout")
 
     def checkout(self, user_id: str, session_id: str) -> CheckoutView:
         """The status of one of the user's own checkouts; another user's is NotFound."""

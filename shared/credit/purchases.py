@@ -4,7 +4,12 @@ A purchase is credited under its PaymentIntent id (pi_…). Checkout's completio
 it, and so does every charge, refund and dispute, so each of them can find the credit. A
 session completed but not yet paid, or whose delayed payment failed, is only recorded. The
 credit is checked against what was sold before anything is written, and the card's brand and
-last four digits are added to the payment's record for the receipt once the credit is in.
+last four digits go into the payment's record for the receipt in the credit's transaction.
+
+A credit costs three storage round trips: the account's rows it decides from (profile,
+balance, payment, checkout), read together; the PaymentIntent -> user map; the one
+transaction. Stripe is asked for the card while the map is written, and only when the record
+lacks it; an answer that does not come in Stripe's client's time leaves the receipt without it.
 
 What was paid is checked too (credit.sold): only the pack's price in our currency credits.
 A paid session that paid anything else is refused: no credit, its payment recorded as
@@ -17,8 +22,10 @@ checkout's record keeps what was sold; the event only adds its PaymentIntent.
 
 from __future__ import annotations
 
+import contextvars
 import logging
-from dataclasses import dataclass, replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from shared.config import ConfigError
@@ -31,11 +38,12 @@ from shared.credit.payment_records import (
     PaymentRecord,
     checkout_data,
     checkout_from_row,
+    payment_from_row,
 )
 from shared.credit.sold import Refusal, price_sold
-from shared.credit.stripe_events import EventFieldInvalid, SessionFacts
-from shared.money.ledger import EntryKind
-from shared.storage.keys import checkout_key
+from shared.credit.stripe_events import EventFieldInvalid, PaymentIntentInfo, SessionFacts
+from shared.money.ledger import EntryKind, PostStatus
+from shared.storage.keys import checkout_key, payment_key
 from shared.storage.rows import Row, Value
 
 logger = logging.getLogger("ownnumber.payments")
@@ -52,34 +60,55 @@ _PROVIDER_ERRORS = (
 @dataclass
 class Purchases:
     book: PaymentBook
+    # Asks Stripe for cards while rows are read; a few at once is plenty for one instance.
+    _pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="stripe-card"),
+        repr=False,
+    )
 
     def credit(self, session: SessionFacts, event_id: str) -> Outcome:
         purchase, pi = session.purchase, session.payment_intent
-        if not self.book.account_exists(purchase.user_id, pi):
+        user_id = purchase.user_id
+        keys = (payment_key(pi), checkout_key(session.id))
+        read = self.book.read_account(user_id, keys)
+        if not self.book.account_exists(user_id, pi, read):
             return Outcome.IGNORED
-        checkout = self.book.checkout(purchase.user_id, session.id)
+        checkout_row = read.rows[checkout_key(session.id)]
+        checkout = checkout_from_row(checkout_row) if checkout_row else None
         self._check_sold(session, checkout)
         refused = self.book.refusal_of(purchase, checkout)
-        self.book.remember_owner(pi, purchase.user_id)
         if refused is not None:
+            self.book.remember_owner(pi, user_id)
             return self._refuse(session, refused, event_id)
+        payment_row = read.rows[payment_key(pi)]
+        # The card for the receipt is Stripe's to tell, once: asked while the owner row is
+        # written, so that it goes into the credit's own transaction rather than a write after.
+        card = None
+        if payment_row is None or payment_from_row(payment_row).card is None:
+            card = self._pool.submit(contextvars.copy_context().run, self._card_of, pi)
+        self.book.remember_owner(pi, user_id)
+        info = card.result() if card is not None else None
 
         def change(record: PaymentRecord) -> PaymentRecord:
-            return replace(record.with_purchase(purchase), session_id=session.id, paid=True)
+            record = replace(record.with_purchase(purchase), session_id=session.id, paid=True)
+            return _with_card(record, info)
 
         result = self.book.ledger.post(
-            purchase.user_id,
+            user_id,
             pi,
             purchase.credit_micros,
             EntryKind.CREDIT_PURCHASE,
             {"pack": purchase.pack, "payment_intent": pi, "checkout_session": session.id},
             also=self.book.post_ops(
-                purchase.user_id,
+                user_id,
                 (self.book.payment_build(pi, change), self._checkout_build(session)),
+                read.rows,
             ),
+            read=read.balance,
         )
-        # After the credit, so that Stripe being slow or refusing never holds it up.
-        self._add_card(purchase.user_id, pi)
+        if result.status is PostStatus.ALREADY_APPLIED and info is not None:
+            # A redelivery of a credit whose card Stripe could not tell the first time.
+            self.book.write(user_id, (self.book.payment_build(pi, lambda r: _with_card(r, info)),))
         return posted(result)
 
     def record(self, session: SessionFacts, failed: bool, event_id: str) -> Outcome:
@@ -179,26 +208,14 @@ class Purchases:
                 "The purchase's credit is not the one its pack was sold with.",
             )
 
-    def _add_card(self, user_id: str, pi: str) -> None:
-        """The charge id and card for the receipt, asked of Stripe once the record lacks them.
-
-        Best effort: the receipt shows no card rather than the credit failing.
-        """
-        record = self.book.payment(user_id, pi)
-        if record is not None and record.card is not None:
-            return
+    def _card_of(self, pi: str) -> PaymentIntentInfo | None:
+        """The charge id and card for the receipt. Best effort: the receipt shows no card
+        rather than the credit failing, or waiting past what Stripe's client allows."""
         try:
-            info = self.book.provider.payment_intent(pi)
+            return self.book.provider.payment_intent(pi)
         except _PROVIDER_ERRORS as error:
             logger.warning("No card details for %s: %s", pi, type(error).__name__)
-            return
-        if info is None or (info.card is None and not info.charge_id):
-            return
-        charge_id, card = info.charge_id, info.card
-        self.book.write(
-            user_id,
-            (self.book.payment_build(pi, lambda record: record.with_charge(charge_id, card)),),
-        )
+            return None
 
     def _checkout_build(self, session: SessionFacts) -> tuple[str, RowBuild]:
         """The checkout's record: what was sold, as /api/checkout recorded it, now with its
@@ -223,3 +240,9 @@ class Purchases:
         )
         # The credit is the pack's: _check_sold let no other through.
         return CheckoutRecord(session.id, purchase.pack, amount, currency, purchase.credit_micros)
+
+
+def _with_card(record: PaymentRecord, info: PaymentIntentInfo | None) -> PaymentRecord:
+    if record.card is not None or info is None or (info.card is None and not info.charge_id):
+        return record
+    return record.with_charge(info.charge_id, info.card)

@@ -1,4 +1,7 @@
-"""Limits on how often someone may do a costly thing (verify a caller ID, export their data),
-counted in Table Storage so that every instance of the app counts alike. It imports only
-storage: the packages that limit something (callerid, privacy) sit above it and phrase the
-refusal in their own words."""
+"""Limits on how often someone may do a costly thing, against abuse and fraud.
+
+Those that guard money are global, counted in Table Storage so that every instance counts
+alike: call velocity and the checkout limits on the balance row (velocity, purchases), caller
+ID verifications and exports in the limits table (hourly). The others are per instance, in
+memory, costing no round trip (window, requests). It sits below the packages that limit
+something (calling, callerid, privacy, credit), which call it."""

@@ -470,18 +470,47 @@ KINDS: tuple[RecordKind, ...] = (
         prefix=False,
         linked=Linked.USER,
         category=Category.PAYMENT,
-        purpose="Know what your credit buys; refuse calls it cannot pay for.",
+        purpose=(
+            "Know what your credit buys; refuse calls it cannot pay for. Its counters limit how "
+            "fast an account can call and buy, against fraud (toll fraud, card testing): a "
+            "legitimate interest, yours and ours, and each counter is overwritten when its "
+            "hour or day has passed."
+        ),
         basis=Basis.CONTRACT,
         retention=_ACCOUNTING,
         fields={
             "micros": "the balance, in millionths of the currency",
             "seq": "the number of ledger entries",
             "flags": "disputed, or being deleted, when it is",
+            "has_purchased": "whether a purchase has been credited (a new account's first "
+            "purchase is limited in size, against card testing)",
+            "velocity_hour": "the UTC hour the call counter counts (fraud prevention)",
+            "calls_this_hour": "calls placed in that hour (fraud prevention)",
+            "velocity_day": "the UTC day the day's counters count (fraud prevention)",
+            "destinations_today": "short hashes, salted with your account and the day, of the "
+            "numbers called that day: never the numbers (fraud prevention)",
+            "spent_today_micros": "what that day's calls can cost at most, in millionths of the "
+            "currency (fraud prevention)",
+            "checkout_hour": "the UTC hour the purchase counter counts (fraud prevention)",
+            "checkouts_this_hour": "purchases started in that hour (fraud prevention)",
         },
         export_section="balance",
         export_note="Every field.",
         deletion=OnDeletion.PSEUDONYMISE,
-        deletion_note=_ACCOUNTING_NOTE,
+        deletion_note=_ACCOUNTING_NOTE
+        + " The fraud-prevention counters are dropped: the books do not need them.",
+        pseudonymised={
+            name: "dropped"
+            for name in (
+                "velocity_hour",
+                "calls_this_hour",
+                "velocity_day",
+                "destinations_today",
+                "spent_today_micros",
+                "checkout_hour",
+                "checkouts_this_hour",
+            )
+        },
     ),
     RecordKind(
         name="ledger_entry",

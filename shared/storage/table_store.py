@@ -34,6 +34,7 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 from azure.core.pipeline import PipelineRequest
+from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import (
     EdmType,
@@ -44,8 +45,10 @@ from azure.data.tables import (
     UpdateMode,
 )
 from requests.adapters import HTTPAdapter
+from requests.utils import get_environ_proxies
 
 from shared import deadline
+from shared.storage import round_trips
 from shared.storage.errors import (
     BadContinuation,
     RowChanged,
@@ -75,9 +78,11 @@ WriteCheck = Callable[[str, Op], None]
 # long a dead or stalled store can hold a request (the request's deadline bounds the sum).
 CONNECT_TIMEOUT_SECONDS = 2.0
 READ_TIMEOUT_SECONDS = 5.0
-# Point reads of one request in flight at once (get_many): each is a round trip of its own,
-# and the pool of connections (pool_maxsize below) has room for several requests' worth.
-PARALLEL_READS = 8
+# Threads that send the point reads of get_many, shared by every request of the process:
+# started once, not per read (starting a thread costs more than a loopback round trip), and
+# enough for 16 requests reading three rows each at once. The pool of connections
+# (pool_maxsize below) has room for them and for each request thread's own.
+READER_THREADS = 32
 # Continuation tokens we hand out are a few hundred characters; anything far longer is not
 # ours, and Table Storage would refuse the header (431) rather than answer.
 MAX_CONTINUATION_CHARS = 2048
@@ -91,6 +96,8 @@ class Table:
     name: str
     # Called with (table, op) before every write: the privacy registry's guard, from bootstrap.
     write_check: WriteCheck | None = None
+    # Sends the point reads of get_many (TableStore's, shared by its tables).
+    readers: ThreadPoolExecutor | None = field(default=None, repr=False)
     _ready: bool = field(default=False, repr=False)
 
     def _call(self, action: Callable[[], T]) -> T:
@@ -112,25 +119,28 @@ class Table:
 
     def get_many(self, partition: str, keys: Iterable[str]) -> dict[str, Row]:
         """The rows of one partition that exist under these keys, by key: one point read per
-        key (the cheapest read Table Storage has), up to PARALLEL_READS of them at once.
+        key (the cheapest read Table Storage has), all sent at once, so one round trip.
 
         Not one query: Table Storage answers a filter of RowKeys joined by `or` with a scan
         of the whole partition. Each read runs in a copy of the caller's context, so the
         request's deadline bounds it as it bounds every other round trip.
         """
         wanted = list(dict.fromkeys(keys))
-        if len(wanted) <= 1:
+        if len(wanted) <= 1 or self.readers is None:
             found = [self.get(partition, key) for key in wanted]
         else:
-            contexts = [contextvars.copy_context() for _ in wanted]
-            with ThreadPoolExecutor(min(PARALLEL_READS, len(wanted))) as pool:
-                found = list(
-                    pool.map(
-                        lambda context, key: context.run(self.get, partition, key),
-                        contexts,
-                        wanted,
-                    )
+            round_trips.start_round()
+            others = [
+                self.readers.submit(
+                    contextvars.copy_context().run, round_trips.in_round, self.get, partition, key
                 )
+                for key in wanted[1:]
+            ]
+            # The first on this thread, which would otherwise only wait for the others.
+            first = contextvars.copy_context().run(
+                round_trips.in_round, self.get, partition, wanted[0]
+            )
+            found = [first, *(other.result() for other in others)]
         return {row.key: row for row in found if row is not None}
 
     def commit(self, partition: str, ops: Sequence[Op]) -> None:
@@ -201,7 +211,7 @@ class Table:
         self, partition: str, prefix: str, limit: int, continuation: str | None = None
     ) -> Page:
         """Rows of one partition whose key starts with prefix, in key order, one page."""
-        token = _decode_token(continuation) if continuation else None
+        token = _partition_token(continuation, partition) if continuation else None
         pages = self.client.query_entities(
             "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
             parameters={"pk": partition, "lo": prefix, "hi": _prefix_end(prefix)},
@@ -212,7 +222,8 @@ class Table:
             rows = [_row(entity) for entity in next(pages, [])]
             # The pager sets continuation_token as it goes; its type hints do not declare it.
             next_token = pages.continuation_token  # type: ignore[attr-defined]
-            return Page(rows, _encode_token(next_token) if next_token else None)
+            bound = {_TOKEN_PARTITION: partition, _TOKEN_NEXT: next_token}
+            return Page(rows, _encode_token(bound) if next_token else None)
 
         return self._call(first_page)
 
@@ -287,6 +298,10 @@ class TableStore:
         # Few, quick retries: a webhook caller retries on our 503 anyway, and a health check
         # must answer while storage is down rather than hang in back-off.
         http = requests.Session()
+        # Not from the environment on every round trip: requests would otherwise scan all of
+        # it for proxy variables, and look for ~/.netrc, before each one (a third of this
+        # module's CPU time in a webhook). The proxies are read once, below.
+        http.trust_env = False
         # One pooled connection per concurrent request thread, so none is thrown away.
         http.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=64))
         http.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=64))
@@ -305,7 +320,19 @@ class TableStore:
             retry_backoff_factor=0.2,
             raw_request_hook=_within_deadline,
         )
+        # Every table client is built from the service's policy list (get_table_client), which
+        # the SDK takes no extra policies for: the counter goes in after its retry policy, so
+        # that each attempt counts as the round trip it is.
+        policies = self._service._policies
+        after_retry = next(
+            (i + 1 for i, policy in enumerate(policies) if isinstance(policy, RetryPolicy)),
+            len(policies),
+        )
+        policies.insert(after_retry, CountingPolicy())
+        # The proxy variables (HTTPS_PROXY, NO_PROXY…) as they apply to this account's endpoint.
+        http.proxies = get_environ_proxies(self._service.url)
         self._write_check = write_check
+        self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="table-read")
         self._tables: dict[str, Table] = {}
         self._lock = threading.Lock()
 
@@ -314,13 +341,23 @@ class TableStore:
             table = self._tables.get(name)
             if table is None:
                 _call(lambda: self._service.create_table_if_not_exists(name))
-                table = Table(self._service.get_table_client(name), name, self._write_check)
+                table = Table(
+                    self._service.get_table_client(name), name, self._write_check, self._readers
+                )
                 self._tables[name] = table
             return table
 
     def ping(self) -> None:
         """Raises StorageUnavailable unless the table service answers."""
         _call(lambda: next(iter(self._service.list_tables(results_per_page=1)), None))
+
+
+class CountingPolicy(SansIOHTTPPolicy[Any, Any]):
+    """Counts each request the pipeline sends (after its retry policy: every attempt is one)
+    for the incoming request being served (shared.storage.round_trips)."""
+
+    def on_request(self, request: PipelineRequest[Any]) -> None:
+        round_trips.count_request()
 
 
 def _within_deadline(request: PipelineRequest[Any]) -> None:
@@ -438,6 +475,20 @@ def _prefix_end(prefix: str) -> str:
 def _encode_token(token: Any) -> str:
     raw = json.dumps(token, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+# A page's continuation names the partition it continues (the service's own token holds it
+# only in a form of the service's choosing), so that it continues nothing else: another
+# user's token would restart this user's list somewhere arbitrary.
+_TOKEN_PARTITION = "p"
+_TOKEN_NEXT = "n"
+
+
+def _partition_token(text: str, partition: str) -> Any:
+    token = _decode_token(text)
+    if token.get(_TOKEN_PARTITION) != partition or not isinstance(token.get(_TOKEN_NEXT), dict):
+        raise BadContinuation("The continuation token is not one this API gave out.")
+    return token[_TOKEN_NEXT]
 
 
 def _decode_token(text: str) -> Any:

@@ -1,4 +1,5 @@
-"""What the table store promises about conditional writes, against a real Azurite."""
+"""What the table store promises about conditional writes and pages, against a real
+Azurite."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.storage.errors import RowChanged, TableMissing
+from shared.storage.errors import BadContinuation, RowChanged, TableMissing
 from shared.storage.rows import Insert, Remove
 from shared.storage.table_store import Table, TableStore
 
@@ -62,3 +63,17 @@ def test_a_table_that_vanished_is_a_503_once_and_is_there_again_for_the_retry(
     with pytest.raises(TableMissing):
         use(fresh_table)
     use(fresh_table)
+
+
+def test_a_pages_continuation_continues_its_own_partition_and_no_other(
+    fresh_table: Table,
+) -> None:
+    for partition in ("alice", "bob"):
+        fresh_table.commit(partition, [Insert(f"r{n}", {"n": n}) for n in range(3)])
+    first = fresh_table.page("bob", "r", 2)
+    assert first.continuation is not None
+    rest = fresh_table.page("bob", "r", 2, first.continuation)
+    assert [row.key for row in first.rows + rest.rows] == ["r0", "r1", "r2"]
+    # Bob's token, handed to a listing of Alice's rows, is not one given out for it.
+    with pytest.raises(BadContinuation):
+        fresh_table.page("alice", "r", 2, first.continuation)

@@ -379,3 +379,38 @@ def test_every_setting_the_app_reads_is_documented_and_in_the_sample() -> None:
     settings_section = README.read_text().split("## Settings", 1)[1].split("\n## ", 1)[0]
     assert not [name for name in names if f"`{name}`" not in settings_section]
     assert not names - set(sample())
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "sentence"),
+    [
+        (
+            "SPEND_PER_DAY",
+            "-1",
+            "The setting SPEND_PER_DAY must be a positive amount of USD, like 50.00.",
+        ),
+        ("SPEND_PER_DAY", "lots", "The setting SPEND_PER_DAY must be a positive amount of USD"),
+        ("FIRST_PURCHASE_MAX", "0", "The setting FIRST_PURCHASE_MAX must be a positive amount"),
+        ("CALLS_PER_HOUR", "0", "The setting CALLS_PER_HOUR must be between 1 and 10000."),
+        ("DESTINATIONS_PER_DAY", "x", "The setting DESTINATIONS_PER_DAY must be a whole number."),
+        ("TOKENS_PER_IP_PER_HOUR", "0", "The setting TOKENS_PER_IP_PER_HOUR must be between"),
+    ],
+)
+def test_a_malformed_limit_is_named_in_a_sentence(name: str, value: str, sentence: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings({**sample(), name: value})
+    assert sentence in str(refused.value)
+
+
+def test_the_limits_default_to_sensible_production_values() -> None:
+    values = {k: v for k, v in sample().items() if not k.endswith(("_PER_HOUR", "_PER_MINUTE"))}
+    values = {k: v for k, v in values.items() if k not in ("SPEND_PER_DAY", "FIRST_PURCHASE_MAX")}
+    limits = load_settings(values).limits
+    assert (limits.calls_per_hour, limits.destinations_per_day) == (30, 20)
+    assert limits.spend_per_day_micros == 50_000_000
+    assert limits.first_purchase_max_micros == 20_000_000
+    assert limits.checkouts_per_user_per_hour == 5
+    assert (
+        load_settings({**sample(), "SPEND_PER_DAY": "12.5"}).limits.spend_per_day_micros
+        == 12_500_000
+    )
