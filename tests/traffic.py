@@ -329,7 +329,8 @@ class StripeApiFake:
     latest_charge expanded) and GET /v1/refunds?charge=…, served from the plan on loopback.
 
     `fail[pi] = n` makes the next n requests about that PaymentIntent (or its charge) fail,
-    alternately with a 500 in Stripe's error JSON and a connection closed unanswered."""
+    in turn with a 500 in Stripe's error JSON, no answer at all until the client gives up (a
+    time-out), and a connection closed unanswered."""
 
     def __init__(self) -> None:
         self.intents: dict[str, dict[str, Any]] = {}
@@ -339,6 +340,7 @@ class StripeApiFake:
         self.requests = 0
         self._charge_pi: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -360,6 +362,7 @@ class StripeApiFake:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def close(self) -> None:
+        self._closing.set()  # what still stalls answers nothing and ends
         self._server.shutdown()
         self._server.server_close()
 
@@ -400,9 +403,14 @@ class StripeApiFake:
                 self.fail[about] = failing - 1
                 self.failed[about] = self.failed.get(about, 0) + 1
         if failing:
-            if failing % 2:
+            if failing % 3 == 1:
                 error = {"error": {"type": "api_error", "message": "Something went wrong."}}
                 self._json(handler, 500, error)
+            elif failing % 3 == 0:
+                # Stalled: nothing is answered until the client's time-out closes the
+                # connection (at most a minute, or until the fake is closed).
+                self._closing.wait(60)
+                handler.close_connection = True
             else:
                 handler.close_connection = True  # the connection drops: no answer at all
             return

@@ -382,8 +382,9 @@ def test_stripe_failing_while_refunds_come_before_their_payments_ends_on_the_exa
 ) -> None:
     """A refund that comes before its payment makes the app ask Stripe's API about the
     PaymentIntent. That API fails for the first 4 requests about each such payment (a 500,
-    a connection dropped unanswered, alternately), more than the SDK's own 2 retries: the
-    webhook answers 503, Stripe redelivers, and the totals still come out exact."""
+    no answer at all, a connection dropped, a 500), more than the SDK's own 2 retries: the
+    webhook answers 503 within its deadline (not after the SDK's 20 s time-out, three times),
+    Stripe redelivers, and the totals still come out exact."""
     failing = 4
 
     def break_stripe(plan: Plan) -> None:
