@@ -116,6 +116,15 @@ class Azurite:
                 process.wait()
         self._close_log()
 
+    def kill(self) -> None:
+        """Kills Azurite at once (SIGKILL), as a crash would: what it had not saved yet is lost.
+        For tests of a store that dies; stop() is how to end it."""
+        process, self._process = self._process, None
+        if process and process.poll() is None:
+            process.kill()
+            process.wait()
+        self._close_log()
+
     def _close_log(self) -> None:
         if self._log:
             self._log.close()

@@ -53,6 +53,10 @@ _CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's listen backlog is 5: with more clients connecting at once (16 webhook
+    # senders, a browser's parallel fetches) the accept queue overflows, Linux drops the
+    # handshake's last ACK, and the client's connection is reset about a second later.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
         # An IPv6 literal (--host ::1) needs an IPv6 socket; the base class assumes IPv4.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import threading
 import time
 
@@ -21,7 +22,9 @@ _CHUNK = 65536
 class StorageProxy(LoopbackListener):
     """Listens on a free loopback port and forwards to upstream_port, as `mode` says:
     "pass"; "delay" (each answer starts `delay` seconds late: one slow round trip per
-    request); "stall" (requests are read and never forwarded, so nothing is ever answered)."""
+    request); "stall" (requests are read and never forwarded, so nothing is ever answered);
+    "down" (a dead store: every new connection is closed at once; `cut()` first resets the
+    open ones, mid-request or not)."""
 
     def __init__(self, upstream_port: int) -> None:
         super().__init__()
@@ -46,7 +49,20 @@ class StorageProxy(LoopbackListener):
                 with contextlib.suppress(OSError):
                     sock.close()
 
+    def cut(self) -> None:
+        """Resets every open connection at once, as a store that dies does, and forgets them."""
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                # RST rather than FIN: the caller sees its connection die, not an answer end.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.close()
+
     def _serve(self, client: socket.socket) -> None:
+        if self.mode == "down":
+            client.close()
+            return
         try:
             upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
         except OSError:

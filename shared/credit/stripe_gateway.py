@@ -12,6 +12,7 @@ import logging
 import threading
 from typing import Any
 
+from shared import deadline
 from shared.config import ConfigError, StripeSettings
 from shared.credit.checkout_requests import CheckoutRequest, CheckoutSession
 from shared.credit.errors import (
@@ -120,7 +121,9 @@ class StripeGateway(PaymentProvider):
                     api_key=self._settings.secret_key,
                     base_addresses={"api": base} if base else None,
                     max_network_retries=2,
-                    http_client=stripe.RequestsClient(timeout=_TIMEOUT_SECONDS),
+                    http_client=stripe.RequestsClient(
+                        timeout=_TIMEOUT_SECONDS, session=_deadline_session()
+                    ),
                 )
             return self._client
 
@@ -148,3 +151,27 @@ class StripeGateway(PaymentProvider):
         except stripe.StripeError as error:
             logger.warning("Stripe failed: %r", error)
             raise PaymentProviderUnavailable(f"Stripe failed: {type(error).__name__}") from None
+
+
+def _deadline_session() -> Any:
+    """A requests session whose every request waits no longer than the request being served
+    has left (shared.deadline), so that a Stripe that stops answering makes a webhook answer
+    503 within its deadline, not after the SDK's time-out three times over (20 s each: the
+    first try and two retries). Once the budget is spent it refuses to start a request, with
+    an error the SDK does not retry."""
+    import requests
+
+    class DeadlineSession(requests.Session):
+        def request(self, *args: Any, **kwargs: Any) -> Any:
+            left = deadline.remaining()
+            if left is not None:
+                if left <= 0:
+                    raise deadline.DeadlinePassed("The request ran out of time for Stripe.")
+                given = kwargs.get("timeout")
+                if isinstance(given, tuple):  # (connect, read)
+                    kwargs["timeout"] = tuple(min(float(part), left) for part in given)
+                else:
+                    kwargs["timeout"] = left if given is None else min(float(given), left)
+            return super().request(*args, **kwargs)
+
+    return DeadlineSession()

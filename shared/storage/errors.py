@@ -8,6 +8,13 @@ class StorageUnavailable(Exception):
     """Table Storage could not be reached or answered with a server error."""
 
 
+class TableMissing(StorageUnavailable):
+    """The table is not there (deleted, or lost by a store restored from an older copy).
+
+    The table store creates it again before raising this, so the caller's retry (Twilio's,
+    Stripe's, after our 503) finds it."""
+
+
 class RowExists(Exception):
     def __init__(self, key: str) -> None:
         super().__init__(f"row {key!r} already exists")

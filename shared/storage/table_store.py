@@ -13,6 +13,7 @@ to and from azure-data-tables, and every SDK error's, is here and nowhere else.
 from __future__ import annotations
 
 import base64
+import contextlib
 import contextvars
 import json
 import logging
@@ -54,6 +55,7 @@ from shared.storage.errors import (
     RowChanged,
     RowExists,
     StorageUnavailable,
+    TableMissing,
 )
 from shared.storage.rows import (
     MAX_TRANSACTION_OPS,
@@ -99,9 +101,19 @@ class Table:
     readers: ThreadPoolExecutor | None = field(default=None, repr=False)
     _ready: bool = field(default=False, repr=False)
 
+    def _call(self, action: Callable[[], T]) -> T:
+        """`_call` for this table: a table found missing is created again (TableMissing)."""
+        try:
+            return _call(action)
+        except TableMissing:
+            logger.error("Table %s was missing: created again", self.name)
+            with contextlib.suppress(ResourceExistsError):
+                _call(self.client.create_table)
+            raise
+
     def get(self, partition: str, key: str) -> Row | None:
         try:
-            entity = _call(lambda: self.client.get_entity(partition, key))
+            entity = self._call(lambda: self.client.get_entity(partition, key))
         except ResourceNotFoundError:
             return None
         return _row(entity)
@@ -155,7 +167,9 @@ class Table:
             self._single(partition, ops[0])
             return
         try:
-            _call(lambda: self.client.submit_transaction([_batch_op(partition, op) for op in ops]))
+            self._call(
+                lambda: self.client.submit_transaction([_batch_op(partition, op) for op in ops])
+            )
         except TableTransactionError as err:
             failed = ops[err.index] if 0 <= err.index < len(ops) else ops[0]
             code = str(getattr(err, "error_code", None) or "")
@@ -169,15 +183,15 @@ class Table:
         entity = {"PartitionKey": partition, "RowKey": op.key}
         try:
             if isinstance(op, Insert):
-                _call(lambda: self.client.create_entity({**entity, **_encode(op.data)}))
+                self._call(lambda: self.client.create_entity({**entity, **_encode(op.data)}))
             elif isinstance(op, Replace) and op.etag is None:
-                _call(
+                self._call(
                     lambda: self.client.upsert_entity(
                         {**entity, **_encode(op.data)}, mode=UpdateMode.REPLACE
                     )
                 )
             elif isinstance(op, Replace):
-                _call(
+                self._call(
                     lambda: self.client.update_entity(
                         {**entity, **_encode(op.data)},
                         mode=UpdateMode.REPLACE,
@@ -186,7 +200,7 @@ class Table:
                     )
                 )
             elif isinstance(op, Touch):
-                _call(
+                self._call(
                     lambda: self.client.update_entity(
                         {**entity, **_encode(op.data)},
                         mode=UpdateMode.MERGE,
@@ -195,7 +209,7 @@ class Table:
                 )
             else:
                 # Unconditional only: a conditional delete is a transaction (see commit).
-                _call(lambda: self.client.delete_entity(partition, op.key))
+                self._call(lambda: self.client.delete_entity(partition, op.key))
         except ResourceExistsError:
             raise RowExists(op.key) from None
         except (ResourceModifiedError, ResourceNotFoundError):
@@ -219,7 +233,7 @@ class Table:
             bound = {_TOKEN_PARTITION: partition, _TOKEN_NEXT: next_token}
             return Page(rows, _encode_token(bound) if next_token else None)
 
-        return _call(first_page)
+        return self._call(first_page)
 
     def scan(
         self,
@@ -257,7 +271,7 @@ class Table:
             next_token = pages.continuation_token  # type: ignore[attr-defined]
             return ScanPage(found, _encode_token(next_token) if next_token else None)
 
-        return _call(first_page)
+        return self._call(first_page)
 
     def rows(self, partition: str, prefix: str = "") -> Iterator[Row]:
         """Every row of a partition (with the prefix), page by page."""
@@ -279,7 +293,7 @@ class Table:
         )
         iterator = iter(entities)
         while True:
-            entity = _call(lambda: next(iterator, None))
+            entity = self._call(lambda: next(iterator, None))
             if entity is None:
                 return
             yield _row(entity)
@@ -375,9 +389,15 @@ def _call(action: Callable[[], T]) -> T:
         raise StorageUnavailable(
             "Table Storage did not answer within the request's deadline"
         ) from err
-    except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+    except ResourceNotFoundError as err:
+        if _table_not_found(err):
+            raise TableMissing("the table does not exist") from err
         raise
-    except TableTransactionError:
+    except (ResourceExistsError, ResourceModifiedError):
+        raise
+    except TableTransactionError as err:
+        if _table_not_found(err):
+            raise TableMissing("the table does not exist") from err
         raise
     except HttpResponseError as err:
         status = err.status_code or 0
@@ -389,6 +409,15 @@ def _call(action: Callable[[], T]) -> T:
         raise StorageUnavailable(f"Table Storage answered {status}") from err
     except AzureError as err:
         raise StorageUnavailable(f"Table Storage is unreachable: {type(err).__name__}") from err
+
+
+def _table_not_found(err: HttpResponseError) -> bool:
+    # The SDK gives the code as a TableErrorCode, a plain string, or (on some writes) only in
+    # the body it quotes in the message.
+    code = getattr(err, "error_code", None)
+    return str(getattr(code, "value", code) or "") == "TableNotFound" or (
+        code is None and '"code":"TableNotFound"' in str(err)
+    )
 
 
 def _row(entity: Mapping[str, Any]) -> Row:
