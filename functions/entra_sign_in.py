@@ -14,6 +14,7 @@ import contextlib
 import html
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import azure.functions as func
@@ -27,8 +28,10 @@ from shared.identity.errors import (
     SignInUnavailable,
 )
 from shared.limits.errors import LimitReached
-from shared.limits.requests import Action
 from shared.storage.errors import StorageUnavailable
+
+if TYPE_CHECKING:
+    from shared.limits.requests import Action
 
 bp = func.Blueprint()
 logger = logging.getLogger("ownnumber.sign_in")
@@ -75,7 +78,7 @@ def auth_login(req: func.HttpRequest) -> func.HttpResponse:
     def begin() -> func.HttpResponse:
         from shared.identity.sign_in_flows import FLOW_TTL
 
-        limit_address(req, Action.SIGN_IN)
+        limit_address(req, _sign_in())
         start = services().sign_in.begin(req.params.get("returnTo"), req.params.get("prompt"))
         logger.info("sign_in.started")
         return _redirect(
@@ -89,7 +92,7 @@ def auth_login(req: func.HttpRequest) -> func.HttpResponse:
 @page
 def auth_callback(req: func.HttpRequest) -> func.HttpResponse:
     def complete() -> func.HttpResponse:
-        limit_address(req, Action.SIGN_IN)
+        limit_address(req, _sign_in())
         deps = services()
         signed_in = deps.sign_in.complete(
             dict(req.params), request_cookie(req, _state_cookie_name())
@@ -193,3 +196,10 @@ def _state_cookie(state: str, max_age: int) -> str:
     if services().settings.secure_cookies:
         parts.append("Secure")
     return "; ".join(parts)
+
+
+def _sign_in() -> Action:
+    # Imported when first asked for, not with the app: a cold start loads no limits code.
+    from shared.limits.requests import Action
+
+    return Action.SIGN_IN
