@@ -22,11 +22,8 @@ from shared.storage.keys import ACCOUNTS_TABLE
 from shared.storage.round_trips import ROUND_TRIPS_HEADER
 from shared.storage.table_store import TableStore
 from shared.telephony.signature import sign
+from tests.traffic import ACCOUNT_SID, AUTH_TOKEN, WEBHOOK_SECRET, voice_form
 
-AUTH_TOKEN = "sandbox-twilio-auth-token"
-ACCOUNT_SID = "AC00000000000000000000000000000000"
-APP_SID = "AP00000000000000000000000000000000"
-WEBHOOK_SECRET = "whsec_sandbox"
 LONDON = "+442079460018"
 
 
@@ -118,15 +115,7 @@ class Caller:
 
     def call(self) -> Call:
         parent = "CA" + secrets.token_hex(16)
-        form = {
-            "AccountSid": ACCOUNT_SID,
-            "ApplicationSid": APP_SID,
-            "CallSid": parent,
-            "CallStatus": "ringing",
-            "Direction": "inbound",
-            "From": f"client:{self.identity}",
-            "To": LONDON,
-        }
+        form = voice_form(self.identity, LONDON, parent)
         voice = self.twilio(f"{self.base}/api/voice", form)
         assert voice.status_code == 200, voice.text
         dial = ET.fromstring(voice.text).find("./Dial")

@@ -41,6 +41,7 @@ from shared.telephony.signature import sign
 from shared.telephony.webhook_overrides import OVERRIDES
 from tests.conftest import Client
 from tests.servers import LocalHost
+from tests.traffic import voice_form
 
 AUTH_TOKEN = "sandbox-twilio-auth-token"
 ACCOUNT_SID = "AC00000000000000000000000000000000"
@@ -129,18 +130,7 @@ class Twilio:
         return requests.post(url, data=form, headers=extra, timeout=30)
 
     def voice_form(self, identity: str, to: str, sid: str) -> dict[str, str]:
-        return {
-            "AccountSid": ACCOUNT_SID,
-            "ApiVersion": "2010-04-01",
-            "ApplicationSid": APP_SID,
-            "CallSid": sid,
-            "CallStatus": "ringing",
-            "Called": "",
-            "Caller": f"client:{identity}",
-            "Direction": "inbound",
-            "From": f"client:{identity}",
-            "To": to,
-        }
+        return voice_form(identity, to, sid)
 
     def voice(self, identity: str, to: str, sid: str | None = None, **kwargs: Any) -> Dialled:
         """The voice webhook for a call placed with a token of `identity` (Account.identity)."""
