@@ -11,3 +11,8 @@ class LimitReached(Exception):
     def __init__(self, sentence: str, retry_after_seconds: int) -> None:
         super().__init__(sentence)
         self.retry_after_seconds = max(1, retry_after_seconds)
+
+
+def how_many(n: int, noun: str) -> str:
+    """ "1 call", "30 calls": a limit's sentence says how many, as a person would."""
+    return f"1 {noun}" if n == 1 else f"{n} {noun}s"

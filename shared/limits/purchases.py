@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared.config import LimitSettings
 from shared.errors import Forbidden
-from shared.limits.errors import LimitReached
+from shared.limits.errors import LimitReached, how_many
 from shared.money.ledger import HAS_PURCHASED
 from shared.money.micros import format_micros
 from shared.storage.rows import Value
@@ -64,8 +64,8 @@ def counted(
         next_hour += timedelta(hours=1)
         wait = max(1, math.ceil((next_hour - now).total_seconds()))
         raise LimitReached(
-            f"You have started {so_far} purchases this hour, the most allowed in an hour; you "
-            f"can buy credit again at {next_hour:%H:%M} UTC.",
+            f"You have started {how_many(so_far, 'purchase')} this hour, the most allowed in "
+            f"an hour; you can buy credit again at {next_hour:%H:%M} UTC.",
             wait,
         )
     return {**fields, HOUR_FIELD: hour, COUNT_FIELD: so_far + 1}

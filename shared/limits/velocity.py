@@ -27,6 +27,7 @@ from typing import Protocol
 
 from shared.config import LimitSettings
 from shared.errors import CallRefused
+from shared.limits.errors import how_many
 from shared.storage.rows import Value
 
 # The balance row's fields that hold the state (declared in shared.privacy.registry).
@@ -138,17 +139,17 @@ def admit(
     midnight += timedelta(days=1)
     if state.calls_this_hour >= limits.calls_per_hour:
         raise VelocityLimitReached(
-            f"You have placed {state.calls_this_hour} calls this hour, the most allowed in an "
-            f"hour; you can call again at {next_hour:%H:%M} UTC.",
+            f"You have placed {how_many(state.calls_this_hour, 'call')} this hour, the most "
+            f"allowed in an hour; you can call again at {next_hour:%H:%M} UTC.",
             _seconds_until(now, next_hour),
         )
     destination = destination_hash(user_id, state.day, e164)
     known = destination in state.destinations_today
     if not known and len(state.destinations_today) >= limits.destinations_per_day:
         raise VelocityLimitReached(
-            f"You have called {len(state.destinations_today)} different numbers today, the "
-            "most allowed in a day; you can call those numbers again now, and new ones after "
-            f"midnight UTC ({_seconds_until(now, midnight) // 3600 + 1} h at most).",
+            f"You have called {how_many(len(state.destinations_today), 'different number')} "
+            "today, the most allowed in a day; you can call those numbers again now, and new "
+            f"ones after midnight UTC ({_seconds_until(now, midnight) // 3600 + 1} h at most).",
             _seconds_until(now, midnight),
         )
     left = limits.spend_per_day_micros - state.spent_today_micros
