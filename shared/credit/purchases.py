@@ -60,7 +60,7 @@ _PROVIDER_ERRORS = (
 @dataclass
 class Purchases:
     book: PaymentBook
-    # Asks Stripe for cards while rows are read; a few at once is plenty for one instance.
+    # Asks Stripe for cards while the owner map is written; a few at once is plenty here.
     _pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="stripe-card"),
         repr=False,
