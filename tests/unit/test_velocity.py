@@ -151,3 +151,11 @@ def test_settling_a_call_placed_yesterday_leaves_todays_spend_alone() -> None:
 def test_fields_the_row_does_not_have_yet_count_nothing() -> None:
     assert Velocity.from_fields({"micros": 5}) == Velocity()
     assert Velocity.from_fields({"calls_this_hour": True, "velocity_hour": 3}) == Velocity()
+
+
+def test_a_limit_of_one_says_one_call_not_one_calls() -> None:
+    one = LimitSettings(calls_per_hour=1, destinations_per_day=2, spend_per_day_micros=6_000_000)
+    first = admit({}, one, ALICE, UK, RATE, 500, NOON)
+    with pytest.raises(VelocityLimitReached) as refused:
+        admit(first.state.to_fields(), one, ALICE, UK, RATE, 500, NOON)
+    assert "You have placed 1 call this hour," in refused.value.reason
