@@ -230,9 +230,14 @@ class Account:
 AccountFactory = Callable[..., Account]
 
 
-def make_accounts(base_url: str, table_store: TableStore, fund: Callable[[str, int], None]):
+def make_accounts(
+    base_url: str,
+    table_store: TableStore,
+    fund: Callable[[str, int], None],
+    browser: Callable[[str], Client] = Client,
+):
     def new_account(credit: int = 10_000_000) -> Account:
-        client = Client(base_url)
+        client = browser(base_url)
         user_id = client.sign_in()["user_id"]
         if credit:
             fund(user_id, credit)

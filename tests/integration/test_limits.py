@@ -28,6 +28,7 @@ from tests.integration.test_calling import (
     Dialled,
     Twilio,
     call_sid,
+    make_accounts,
 )
 from tests.servers import LocalHost
 
@@ -91,16 +92,7 @@ class Browser(Client):
 def accounts(
     limited: LocalHost, table_store: TableStore, fund: Callable[[str, int], None]
 ) -> Callable[..., Account]:
-    def new_account(credit: int = 10_000_000) -> Account:
-        client = Browser(limited.base_url)
-        user_id = client.sign_in()["user_id"]
-        if credit:
-            fund(user_id, credit)
-        identity = client.post("/api/token").json()["identity"]
-        ledger = Ledger(table_store.table(ACCOUNTS_TABLE))
-        return Account(client, user_id, ledger, table_store, identity)
-
-    return new_account
+    return make_accounts(limited.base_url, table_store, fund, Browser)
 
 
 def from_address(address: str) -> dict[str, str]:
